@@ -1,0 +1,233 @@
+package websocket
+
+import (
+	"crypto/sha1"
+	"encoding/base64"
+	"errors"
+	"net/http"
+	"strings"
+)
+
+// keyGUID is appended to the client's key to form the accept key
+// (RFC 6455 §1.3, §4.2.2).
+const keyGUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+
+// computeAcceptKey returns the Sec-WebSocket-Accept value for a
+// Sec-WebSocket-Key: base64(SHA-1(key + GUID)).
+func computeAcceptKey(key string) string {
+	h := sha1.New()
+	h.Write([]byte(key))
+	h.Write([]byte(keyGUID))
+	var sum [sha1.Size]byte
+	return base64.StdEncoding.EncodeToString(h.Sum(sum[:0]))
+}
+
+// handshakeRequest is what an RFC 6455 opening handshake yields once it has
+// been checked.
+type handshakeRequest struct {
+	key string // Sec-WebSocket-Key, validated
+}
+
+// checkRequest applies RFC 6455 §4.2.1 to a client's opening handshake
+// and returns the HTTP status to answer with when it is refused. The
+// method, protocol version and Upgrade/Connection tokens were checked by
+// checkUpgradeRequest.
+func checkRequest(h http.Header) (req handshakeRequest, status int, err error) {
+	versions := h.Values("Sec-Websocket-Version")
+	if len(versions) != 1 || strings.TrimSpace(versions[0]) != "13" {
+		return req, http.StatusUpgradeRequired, errors.New("websocket: unsupported version: Sec-WebSocket-Version must be 13")
+	}
+	keys := h.Values("Sec-Websocket-Key")
+	if len(keys) != 1 {
+		return req, http.StatusBadRequest, errors.New("websocket: exactly one Sec-WebSocket-Key header is required")
+	}
+	key := strings.TrimSpace(keys[0])
+	// §4.1: the key is 16 random bytes, base64-encoded (24 characters).
+	var raw [18]byte
+	if len(key) != 24 {
+		return req, http.StatusBadRequest, errors.New("websocket: Sec-WebSocket-Key is not 16 base64-encoded bytes")
+	}
+	if n, err := base64.StdEncoding.Decode(raw[:], []byte(key)); err != nil || n != 16 {
+		return req, http.StatusBadRequest, errors.New("websocket: Sec-WebSocket-Key is not 16 base64-encoded bytes")
+	}
+	req.key = key
+	return req, 0, nil
+}
+
+// checkUpgradeRequest checks what every WebSocket opening handshake shares,
+// RFC 6455 and hixie-76 alike: a GET over HTTP/1.1 or later asking to
+// upgrade to websocket.
+func checkUpgradeRequest(r *http.Request) (status int, err error) {
+	if r.Method != http.MethodGet {
+		return http.StatusMethodNotAllowed, errors.New("websocket: the opening handshake must use the GET method")
+	}
+	if !r.ProtoAtLeast(1, 1) {
+		return http.StatusBadRequest, errors.New("websocket: the opening handshake requires HTTP/1.1 or later")
+	}
+	if !headerHasToken(r.Header, "Connection", "upgrade") {
+		return http.StatusBadRequest, errors.New("websocket: not a websocket handshake: 'upgrade' token not found in 'Connection' header")
+	}
+	if !headerHasToken(r.Header, "Upgrade", "websocket") {
+		return http.StatusBadRequest, errors.New("websocket: not a websocket handshake: 'websocket' token not found in 'Upgrade' header")
+	}
+	return 0, nil
+}
+
+// headerHasToken reports whether a comma-separated header, over all its
+// lines, lists token (compared case-insensitively, RFC 7230 §3.2.6). For
+// Upgrade, a protocol version ("websocket/13") is ignored.
+func headerHasToken(h http.Header, name, token string) bool {
+	for _, v := range h[http.CanonicalHeaderKey(name)] {
+		for v != "" {
+			var t string
+			t, v, _ = strings.Cut(v, ",")
+			t = strings.Trim(t, " \t")
+			if name == "Upgrade" {
+				t, _, _ = strings.Cut(t, "/")
+			}
+			if strings.EqualFold(t, token) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// headerTokens returns the comma-separated tokens of every line of a
+// header, trimmed, empties dropped.
+func headerTokens(h http.Header, name string) []string {
+	var out []string
+	for _, v := range h[http.CanonicalHeaderKey(name)] {
+		for v != "" {
+			var t string
+			t, v, _ = strings.Cut(v, ",")
+			if t = strings.Trim(t, " \t"); t != "" {
+				out = append(out, t)
+			}
+		}
+	}
+	return out
+}
+
+// selectSubprotocol picks the first of the server's protocols, in the
+// server's order of preference, that the client offered (RFC 6455 §4.2.2).
+func selectSubprotocol(server, client []string) string {
+	for _, s := range server {
+		for _, c := range client {
+			if c == s {
+				return s
+			}
+		}
+	}
+	return ""
+}
+
+// sameOrigin reports whether the request's Origin header is absent or
+// names the host the request was sent to (RFC 6454 origin, compared to
+// Host case-insensitively).
+func sameOrigin(r *http.Request) bool {
+	origin := r.Header.Values("Origin")
+	if len(origin) == 0 {
+		return true
+	}
+	if len(origin) > 1 {
+		return false
+	}
+	_, rest, ok := strings.Cut(origin[0], "://")
+	if !ok {
+		return false
+	}
+	host, _, _ := strings.Cut(rest, "/")
+	return host != "" && strings.EqualFold(host, r.Host)
+}
+
+// validHeaderName reports whether s is an HTTP token (RFC 7230 §3.2.6).
+func validHeaderName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c <= ' ' || c >= 0x7F || strings.IndexByte(`"(),/:;<=>?@[\]{}`, c) >= 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// validHeaderValue reports whether s can go on the wire as a header value:
+// no CR, LF or other control bytes but tab, so that a caller's value
+// cannot split the response (RFC 7230 §3.2).
+func validHeaderValue(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; (c < ' ' && c != '\t') || c == 0x7F {
+			return false
+		}
+	}
+	return true
+}
+
+// appendResponse appends the 101 response of RFC 6455 §4.2.2. extra holds
+// the caller's headers, already validated; reserved names were removed.
+func appendResponse(b []byte, acceptKey, subprotocol, extensions string, extra http.Header) []byte {
+	b = append(b, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: "...)
+	b = append(b, acceptKey...)
+	b = append(b, "\r\n"...)
+	if subprotocol != "" {
+		b = append(b, "Sec-WebSocket-Protocol: "...)
+		b = append(b, subprotocol...)
+		b = append(b, "\r\n"...)
+	}
+	if extensions != "" {
+		b = append(b, "Sec-WebSocket-Extensions: "...)
+		b = append(b, extensions...)
+		b = append(b, "\r\n"...)
+	}
+	for k, vs := range extra {
+		for _, v := range vs {
+			b = append(b, k...)
+			b = append(b, ": "...)
+			b = append(b, v...)
+			b = append(b, "\r\n"...)
+		}
+	}
+	return append(b, "\r\n"...)
+}
+
+// checkResponseHeader validates the caller's extra response headers and
+// reports the names it must not set.
+func checkResponseHeader(h http.Header) error {
+	for k, vs := range h {
+		if !validHeaderName(k) {
+			return errors.New("websocket: invalid response header name " + quoteASCII(k))
+		}
+		switch http.CanonicalHeaderKey(k) {
+		case "Sec-Websocket-Extensions":
+			return errors.New("websocket: application-specific Sec-WebSocket-Extensions headers are unsupported")
+		case "Upgrade", "Connection", "Sec-Websocket-Accept":
+			return errors.New("websocket: response header " + k + " is set by the Upgrader")
+		}
+		for _, v := range vs {
+			if !validHeaderValue(v) {
+				return errors.New("websocket: response header " + k + " has a control character (CR/LF) in its value")
+			}
+		}
+	}
+	return nil
+}
+
+func quoteASCII(s string) string {
+	var b strings.Builder
+	b.WriteByte('"')
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c >= ' ' && c < 0x7F && c != '"' && c != '\\' {
+			b.WriteByte(c)
+		} else {
+			b.WriteString(`\x`)
+			b.WriteByte("0123456789abcdef"[c>>4])
+			b.WriteByte("0123456789abcdef"[c&15])
+		}
+	}
+	b.WriteByte('"')
+	return b.String()
+}

@@ -1,0 +1,50 @@
+package websocket
+
+import "sync"
+
+// PreparedMessage is a message whose frame is built once and then written
+// to many connections with [Conn.WritePreparedMessage], as a broadcast
+// does. It is safe for concurrent use; its bytes are never modified.
+type PreparedMessage struct {
+	messageType int
+	data        []byte // the payload, a view of plain's tail
+
+	mu    sync.Mutex
+	plain []byte // the RFC 6455 frame: header and payload, unmasked
+}
+
+// NewPreparedMessage returns a message of the given type with a copy of
+// data, ready to be written to any number of connections. Control message
+// types are accepted (with at most 125 bytes of payload) and written as
+// [Conn.WriteControl] would.
+func NewPreparedMessage(messageType int, data []byte) (*PreparedMessage, error) {
+	switch messageType {
+	case TextMessage, BinaryMessage:
+	case CloseMessage, PingMessage, PongMessage:
+		if len(data) > maxControlPayload {
+			return nil, errControlTooLong
+		}
+	default:
+		return nil, errBadWriteType
+	}
+	hlen := headerSize(len(data), false)
+	frame := make([]byte, 0, hlen+len(data))
+	frame = appendHeader(frame, true, 0, byte(messageType), len(data), false, [4]byte{})
+	frame = append(frame, data...)
+	return &PreparedMessage{messageType: messageType, data: frame[hlen:], plain: frame}, nil
+}
+
+// WritePreparedMessage writes pm to the connection. Like [Conn.WriteMessage]
+// it waits for a message being written by another goroutine; the frame is
+// shared, not copied.
+func (c *Conn) WritePreparedMessage(pm *PreparedMessage) error {
+	switch pm.messageType {
+	case CloseMessage, PingMessage, PongMessage:
+		return c.WriteControl(pm.messageType, pm.data, c.currentWriteDeadline())
+	}
+	if err := c.acquireMsg(); err != nil {
+		return err
+	}
+	defer func() { <-c.msgSem }()
+	return c.writeFrame(pm.plain, nil)
+}

@@ -1,0 +1,560 @@
+package websocket
+
+import (
+	"errors"
+	"io"
+	"net"
+	"slices"
+	"strconv"
+	"time"
+)
+
+// messageReader is the io.Reader NextReader hands out. A Conn owns two and
+// alternates between them, so that a reader kept past the next NextReader
+// call is recognised and refused instead of reading the wrong message.
+type messageReader struct {
+	c      *Conn
+	active bool // the reader of the message being read
+	eof    bool // its message has been read to the end
+}
+
+// errUnexpectedEOF is what gorilla reports when the peer drops the TCP
+// connection without a close message; kept for compatibility with
+// IsUnexpectedCloseError(err, CloseAbnormalClosure) checks.
+func errUnexpectedEOF() error {
+	return &CloseError{Code: CloseAbnormalClosure, Text: io.ErrUnexpectedEOF.Error()}
+}
+
+func (c *Conn) lockRead() bool {
+	select {
+	case c.readSem <- struct{}{}:
+		return true
+	default:
+		return false
+	}
+}
+
+func (c *Conn) unlockRead() { <-c.readSem }
+
+// NextReader returns the type of the next data message and a reader for
+// its payload. It blocks until a data frame arrives, answering control
+// messages (ping, pong, close) on the way. Unread bytes of the previous
+// message are discarded (and still validated). The reader is valid until
+// the next call to NextReader; it returns io.EOF at the end of the
+// message.
+//
+// Errors are sticky: once a read fails (the peer closed, broke the
+// protocol, or the socket failed), every later read returns the same
+// error. A close message from the peer is reported as a [*CloseError],
+// a protocol violation as a [*ProtocolError] (the close code was sent),
+// an oversized message as [ErrReadLimit].
+func (c *Conn) NextReader() (messageType int, r io.Reader, err error) {
+	if !c.lockRead() {
+		return 0, nil, ErrConcurrentRead
+	}
+	defer c.unlockRead()
+	rd, err := c.nextReader()
+	if err != nil {
+		return 0, nil, err
+	}
+	return c.msgType, rd, nil
+}
+
+// nextReader is NextReader for a caller that holds the read lock.
+func (c *Conn) nextReader() (*messageReader, error) {
+	if c.readErr != nil {
+		return nil, c.readErr
+	}
+	c.readers[c.curRd].active = false
+	if c.msgOpen {
+		if err := c.discardMessage(); err != nil {
+			return nil, err
+		}
+	}
+	if err := c.advanceFrame(); err != nil {
+		return nil, err
+	}
+	c.curRd ^= 1
+	rd := &c.readers[c.curRd]
+	rd.active, rd.eof = true, false
+	return rd, nil
+}
+
+// ReadMessage reads the next data message whole. It is NextReader followed
+// by reading the reader to its end; p is a new slice owned by the caller.
+// Memory grows with the bytes that actually arrive, never past the read
+// limit.
+func (c *Conn) ReadMessage() (messageType int, p []byte, err error) {
+	if !c.lockRead() {
+		return 0, nil, ErrConcurrentRead
+	}
+	defer c.unlockRead()
+	rd, err := c.nextReader()
+	if err != nil {
+		return 0, nil, err
+	}
+	messageType = c.msgType
+	// Size the buffer from the frame header, but let a peer that
+	// announces much more than it sends cost no more than it sends:
+	// beyond 256 KiB the buffer grows as the bytes arrive.
+	const initialMax = 256 << 10
+	size := min(c.fRemain, initialMax)
+	if !c.fFin {
+		size = max(size, 512)
+	}
+	p = make([]byte, 0, size)
+	for {
+		if len(p) == cap(p) {
+			want := max(cap(p), 512)
+			if c.fFin && c.fRemain < int64(want) {
+				want = int(c.fRemain) // what the last frame still holds
+			}
+			p = slices.Grow(p, want)
+		}
+		n, err := c.readMessageData(rd, p[len(p):cap(p)])
+		p = p[:len(p)+n]
+		if err == io.EOF {
+			return messageType, p, nil
+		}
+		if err != nil {
+			return 0, nil, err
+		}
+	}
+}
+
+// Read reads payload bytes of the message. It returns as soon as some
+// bytes are available (at most one socket read), so invalid UTF-8 is
+// detected the moment it arrives. At the end of the message it returns
+// io.EOF.
+func (r *messageReader) Read(p []byte) (int, error) {
+	c := r.c
+	if !c.lockRead() {
+		return 0, ErrConcurrentRead
+	}
+	defer c.unlockRead()
+	return c.readMessageData(r, p)
+}
+
+// readMessageData reads into p from the message of reader r. The caller
+// holds the read lock.
+func (c *Conn) readMessageData(r *messageReader, p []byte) (int, error) {
+	if !r.active {
+		return 0, ErrReaderReplaced
+	}
+	if r.eof {
+		return 0, io.EOF
+	}
+	if c.readErr != nil {
+		return 0, c.readErr
+	}
+	for {
+		if c.fRemain > 0 {
+			if len(p) == 0 {
+				return 0, nil
+			}
+			n, err := c.readPayload(p)
+			if err != nil {
+				return 0, err
+			}
+			if c.msgType == TextMessage && !c.utf8.feed(p[:n]) {
+				return 0, c.fail(protocolError(CloseInvalidFramePayloadData, "invalid UTF-8 in text message"))
+			}
+			if c.fRemain == 0 && c.fFin {
+				if err := c.endMessage(r); err != nil {
+					return 0, err
+				}
+				return n, io.EOF
+			}
+			return n, nil
+		}
+		if c.fFin {
+			if err := c.endMessage(r); err != nil {
+				return 0, err
+			}
+			return 0, io.EOF
+		}
+		if err := c.advanceFrame(); err != nil {
+			return 0, err
+		}
+	}
+}
+
+// endMessage closes the message being read.
+func (c *Conn) endMessage(r *messageReader) error {
+	c.msgOpen = false
+	r.eof = true
+	if c.msgType == TextMessage && !c.utf8.done() {
+		return c.fail(protocolError(CloseInvalidFramePayloadData, "text message ends inside a UTF-8 sequence"))
+	}
+	return nil
+}
+
+// discardMessage reads and drops the rest of the current message,
+// validating text as it goes.
+func (c *Conn) discardMessage() error {
+	for {
+		for c.fRemain > 0 {
+			if c.rw == c.rr {
+				if err := c.fill(1); err != nil {
+					return err
+				}
+			}
+			n := c.rw - c.rr
+			if int64(n) > c.fRemain {
+				n = int(c.fRemain)
+			}
+			b := c.rbuf[c.rr : c.rr+n]
+			if c.msgType == TextMessage {
+				if c.fMasked {
+					c.fKeyPos = mask(c.fKey, c.fKeyPos, b)
+				}
+				if !c.utf8.feed(b) {
+					return c.fail(protocolError(CloseInvalidFramePayloadData, "invalid UTF-8 in text message"))
+				}
+			}
+			c.fRemain -= int64(n)
+			c.consume(n)
+		}
+		if c.fFin {
+			var r messageReader
+			return c.endMessage(&r)
+		}
+		if err := c.advanceFrame(); err != nil {
+			return err
+		}
+	}
+}
+
+// readPayload reads up to len(p) bytes of the current frame's payload into
+// p and unmasks them, using at most one socket read. Large reads with an
+// empty buffer go straight into p.
+func (c *Conn) readPayload(p []byte) (int, error) {
+	if int64(len(p)) > c.fRemain {
+		p = p[:c.fRemain]
+	}
+	var n int
+	switch {
+	case c.rw > c.rr:
+		n = copy(p, c.rbuf[c.rr:c.rw])
+		c.consume(n)
+	case len(p) >= 1<<(c.rclass+minClassShift):
+		var err error
+		n, err = c.conn.Read(p)
+		if n == 0 {
+			if err == nil {
+				err = io.ErrNoProgress
+			}
+			return 0, c.readFailed(err)
+		}
+	default:
+		if err := c.fill(1); err != nil {
+			return 0, err
+		}
+		n = copy(p, c.rbuf[c.rr:c.rw])
+		c.consume(n)
+	}
+	if c.fMasked {
+		c.fKeyPos = mask(c.fKey, c.fKeyPos, p[:n])
+	}
+	c.fRemain -= int64(n)
+	return n, nil
+}
+
+// advanceFrame reads frame headers until the next data frame, handling
+// control frames in between (RFC 6455 §5.4: they may be injected in the
+// middle of a fragmented message), and checks the fragmentation rules.
+func (c *Conn) advanceFrame() error {
+	for {
+		h, err := c.readHeader()
+		if err != nil {
+			return err
+		}
+		if isControl(h.op) {
+			if err := c.handleControl(&h); err != nil {
+				return err
+			}
+			continue
+		}
+		if h.op == opContinuation {
+			if !c.msgOpen {
+				return c.fail(protocolError(CloseProtocolError, "continuation frame without a message to continue"))
+			}
+		} else {
+			if c.msgOpen {
+				return c.fail(protocolError(CloseProtocolError, "new data message before the fragmented message ended"))
+			}
+			c.msgOpen = true
+			c.msgType = int(h.op)
+			c.msgLen = 0
+		}
+		if limit := c.readLimit.Load(); limit > 0 && h.length > limit-c.msgLen {
+			return c.failLimit()
+		}
+		c.msgLen += h.length
+		c.fRemain = h.length
+		c.fFin = h.fin
+		c.fMasked = h.masked
+		c.fKey = h.key
+		c.fKeyPos = 0
+		return nil
+	}
+}
+
+// readHeader reads and checks one frame header.
+func (c *Conn) readHeader() (header, error) {
+	for {
+		h, n, err := parseHeader(c.rbuf[c.rr:c.rw])
+		if err != nil {
+			return h, c.fail(err)
+		}
+		if n > 0 {
+			c.consume(n)
+			if err := h.check(true, 0); err != nil {
+				return h, c.fail(err)
+			}
+			return h, nil
+		}
+		if err := c.fill(c.rw - c.rr + 1); err != nil {
+			return h, err
+		}
+	}
+}
+
+// handleControl reads a control frame's payload and acts on it (RFC 6455
+// §5.5).
+func (c *Conn) handleControl(h *header) error {
+	n := int(h.length)
+	if err := c.fill(n); err != nil {
+		return err
+	}
+	p := c.ctrl[:n]
+	copy(p, c.rbuf[c.rr:c.rr+n])
+	c.consume(n)
+	if h.masked {
+		mask(h.key, 0, p)
+	}
+	switch h.op {
+	case opPing:
+		if err := c.PingHandler()(string(p)); err != nil {
+			return c.readFailed(err)
+		}
+	case opPong:
+		if err := c.PongHandler()(string(p)); err != nil {
+			return c.readFailed(err)
+		}
+	case opClose:
+		code, text, perr := parseClosePayload(p)
+		if perr != nil {
+			return c.fail(perr)
+		}
+		c.closeReceived.Store(true)
+		var err error = &CloseError{Code: code, Text: text}
+		if herr := c.CloseHandler()(code, text); herr != nil {
+			err = herr
+		}
+		c.setReadErr(err)
+		c.finishClose()
+		return err
+	}
+	return nil
+}
+
+// consume marks n buffered bytes read and gives the buffer back to its
+// pool once it is drained, so an idle connection holds none.
+func (c *Conn) consume(n int) {
+	c.rr += n
+	if c.rr == c.rw {
+		c.releaseReadBuf()
+	}
+}
+
+func (c *Conn) releaseReadBuf() {
+	if c.rbufp != nil {
+		putBuf(c.rclass, c.rbufp)
+		c.rbufp, c.rbuf = nil, nil
+	}
+	c.rr, c.rw = 0, 0
+}
+
+func (c *Conn) borrowReadBuf() {
+	c.rbufp = getBuf(c.rclass)
+	c.rbuf = *c.rbufp
+	c.rr, c.rw = 0, 0
+}
+
+// fill reads from the socket until at least n bytes (n <= the buffer size)
+// are buffered. A drained connection waits for bytes before it borrows a
+// buffer (see readFresh).
+func (c *Conn) fill(n int) error {
+	for c.rw-c.rr < n {
+		if c.rbufp == nil {
+			if err := c.readFresh(); err != nil {
+				return c.readFailed(err)
+			}
+			continue
+		}
+		if len(c.rbuf)-c.rr < n {
+			c.rw = copy(c.rbuf, c.rbuf[c.rr:c.rw])
+			c.rr = 0
+		}
+		m, err := c.conn.Read(c.rbuf[c.rw:])
+		c.rw += m
+		if m == 0 {
+			if err == nil {
+				err = io.ErrNoProgress
+			}
+			return c.readFailed(err)
+		}
+	}
+	return nil
+}
+
+// readFresh reads into a newly borrowed buffer. Where the socket allows it
+// (see rawRead), the buffer is borrowed only once bytes are there to read.
+func (c *Conn) readFresh() error {
+	if c.raw == nil {
+		c.borrowReadBuf()
+		n, err := c.conn.Read(c.rbuf)
+		c.rw = n
+		if n == 0 {
+			c.releaseReadBuf()
+			if err == nil {
+				err = io.ErrNoProgress
+			}
+			return err
+		}
+		return nil
+	}
+	return c.readFreshRaw()
+}
+
+// readFailed records a transport error as the sticky read error. io.EOF
+// becomes a 1006 CloseError, as in gorilla.
+func (c *Conn) readFailed(err error) error {
+	if c.readErr != nil {
+		return c.readErr
+	}
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		err = errUnexpectedEOF()
+	}
+	c.setReadErr(err)
+	return err
+}
+
+func (c *Conn) setReadErr(err error) {
+	if c.readErr == nil {
+		c.readErr = err
+		c.releaseReadBuf()
+		close(c.readDone)
+	}
+}
+
+// fail fails the connection (RFC 6455 §7.1.7): it sends a close frame with
+// the error's code, closes the socket and makes err the sticky read error.
+func (c *Conn) fail(err *ProtocolError) error {
+	return c.failWith(err, err)
+}
+
+// failWith fails the connection as fail does, recording sticky as the
+// error every read returns.
+func (c *Conn) failWith(pe *ProtocolError, sticky error) error {
+	if c.readErr != nil {
+		return c.readErr
+	}
+	c.setReadErr(sticky)
+	reason := pe.Reason
+	if len(reason) > maxControlPayload-2 {
+		reason = reason[:maxControlPayload-2]
+	}
+	c.WriteControl(CloseMessage, FormatCloseMessage(pe.Code, reason), time.Now().Add(controlWriteWait))
+	c.Close()
+	return sticky
+}
+
+// failLimit fails the connection with 1009 and reports ErrReadLimit.
+func (c *Conn) failLimit() error {
+	return c.failWith(protocolError(CloseMessageTooBig, "message exceeds the read limit of "+strconv.FormatInt(c.readLimit.Load(), 10)+" bytes"), ErrReadLimit)
+}
+
+// SetPingHandler sets the handler called, from the reading goroutine, for
+// each ping from the peer. A nil h restores the default, which answers
+// with a pong carrying the same application data. The handler should not
+// block for long: reading waits for it.
+func (c *Conn) SetPingHandler(h func(appData string) error) {
+	c.handlerMu.Lock()
+	c.pingHandler = h
+	c.handlerMu.Unlock()
+}
+
+// PingHandler returns the current ping handler.
+func (c *Conn) PingHandler() func(appData string) error {
+	c.handlerMu.Lock()
+	h := c.pingHandler
+	c.handlerMu.Unlock()
+	if h == nil {
+		return c.defaultPingHandler
+	}
+	return h
+}
+
+func (c *Conn) defaultPingHandler(appData string) error {
+	err := c.WriteControl(PongMessage, []byte(appData), time.Now().Add(controlWriteWait))
+	if err == ErrCloseSent {
+		return nil
+	}
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return nil
+	}
+	return err
+}
+
+// SetPongHandler sets the handler called, from the reading goroutine, for
+// each pong from the peer. A nil h restores the default, which does
+// nothing.
+func (c *Conn) SetPongHandler(h func(appData string) error) {
+	c.handlerMu.Lock()
+	c.pongHandler = h
+	c.handlerMu.Unlock()
+}
+
+// PongHandler returns the current pong handler.
+func (c *Conn) PongHandler() func(appData string) error {
+	c.handlerMu.Lock()
+	h := c.pongHandler
+	c.handlerMu.Unlock()
+	if h == nil {
+		return func(string) error { return nil }
+	}
+	return h
+}
+
+// SetCloseHandler sets the handler called, from the reading goroutine,
+// when the peer's close message arrives; the read then returns a
+// [*CloseError]. A nil h restores the default, which answers with a close
+// message carrying the peer's code (RFC 6455 §5.5.1), after which the
+// connection closes the socket. A handler that sends no close message
+// leaves the socket to the application.
+func (c *Conn) SetCloseHandler(h func(code int, text string) error) {
+	c.handlerMu.Lock()
+	c.closeHandler = h
+	c.handlerMu.Unlock()
+}
+
+// CloseHandler returns the current close handler.
+func (c *Conn) CloseHandler() func(code int, text string) error {
+	c.handlerMu.Lock()
+	h := c.closeHandler
+	c.handlerMu.Unlock()
+	if h == nil {
+		return c.defaultCloseHandler
+	}
+	return h
+}
+
+// defaultCloseHandler echoes the peer's code. A failure to send it is not
+// reported: the peer is leaving anyway, and the read returns its close.
+func (c *Conn) defaultCloseHandler(code int, text string) error {
+	c.WriteControl(CloseMessage, FormatCloseMessage(code, ""), time.Now().Add(controlWriteWait))
+	return nil
+}

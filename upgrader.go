@@ -1,0 +1,191 @@
+package websocket
+
+import (
+	"errors"
+	"net/http"
+	"strconv"
+	"time"
+)
+
+// Upgrader upgrades HTTP requests to WebSocket connections. The zero value
+// is ready to use; an Upgrader is safe for concurrent use by many
+// handlers and must not be modified while in use.
+type Upgrader struct {
+	// HandshakeTimeout bounds the writing of the handshake response.
+	// Zero means no limit.
+	HandshakeTimeout time.Duration
+
+	// ReadBufferSize and WriteBufferSize set the size of the I/O buffers
+	// a connection borrows while it reads a frame or writes a message
+	// (rounded up to a power of two between 256 bytes and 1 MiB; zero
+	// means 4096). Connections hold no buffer while idle. They do not
+	// limit the size of a message.
+	ReadBufferSize, WriteBufferSize int
+
+	// WriteBufferPool, when set, supplies the write buffers instead of the
+	// package's own pools. Values of other types found in the pool are
+	// ignored.
+	WriteBufferPool BufferPool
+
+	// Subprotocols lists the application's subprotocols in order of
+	// preference. Upgrade picks the first one the client offers. When nil,
+	// Upgrade uses the Sec-WebSocket-Protocol value of responseHeader, if
+	// any, as gorilla does.
+	Subprotocols []string
+
+	// Error, when set, writes the HTTP error response for a refused
+	// handshake. When nil, Upgrade answers with the status and a one-line
+	// reason as text/plain.
+	Error func(w http.ResponseWriter, r *http.Request, status int, reason error)
+
+	// CheckOrigin returns true to accept the request's Origin. When nil,
+	// a request whose Origin header is present and names a host other
+	// than the request's Host is refused with 403 Forbidden.
+	CheckOrigin func(r *http.Request) bool
+
+	// EnableCompression lets the server negotiate per-message compression
+	// (RFC 7692) when the client offers it.
+	EnableCompression bool
+
+	// ReadLimit is the initial read limit of each connection, in bytes;
+	// zero means DefaultReadLimit and a negative value means no limit.
+	// See [Conn.SetReadLimit].
+	ReadLimit int64
+
+	// CloseTimeout bounds how long [Conn.CloseHandshake] waits for the
+	// peer's close message. Zero means 5 seconds.
+	CloseTimeout time.Duration
+}
+
+// Upgrade upgrades the HTTP server connection to the WebSocket protocol
+// (RFC 6455 §4.2). responseHeader holds extra headers for the 101 response
+// (cookies, for instance); it may be nil.
+//
+// When the request is not an acceptable opening handshake, Upgrade answers
+// it with an HTTP error (405, 400, 426 or 403, with a one-line reason, or
+// through [Upgrader.Error]) and returns a [HandshakeError]. On success the
+// connection has been taken over from net/http (through
+// [http.NewResponseController], so middleware wrappers with Unwrap work):
+// the handler must not use w afterwards. Deadlines set by the http.Server
+// are cleared, and bytes the client sent right behind its request are
+// delivered as the first frames.
+func (u *Upgrader) Upgrade(w http.ResponseWriter, r *http.Request, responseHeader http.Header) (*Conn, error) {
+	if status, err := checkUpgradeRequest(r); err != nil {
+		return nil, u.refuse(w, r, status, err)
+	}
+	req, status, err := checkRequest(r.Header)
+	if err != nil {
+		return nil, u.refuse(w, r, status, err)
+	}
+	checkOrigin := u.CheckOrigin
+	if checkOrigin == nil {
+		checkOrigin = sameOrigin
+	}
+	if !checkOrigin(r) {
+		return nil, u.refuse(w, r, http.StatusForbidden, errors.New("websocket: request origin not allowed by Upgrader.CheckOrigin"))
+	}
+
+	subprotocol := selectSubprotocol(u.Subprotocols, Subprotocols(r))
+	extra := responseHeader
+	if u.Subprotocols == nil && responseHeader != nil {
+		subprotocol = responseHeader.Get("Sec-Websocket-Protocol")
+	}
+	if responseHeader != nil {
+		if _, ok := responseHeader["Sec-Websocket-Protocol"]; ok {
+			extra = responseHeader.Clone()
+			delete(extra, "Sec-Websocket-Protocol")
+		}
+		if err := checkResponseHeader(extra); err != nil {
+			return nil, u.refuse(w, r, http.StatusInternalServerError, err)
+		}
+	}
+	if !validHeaderValue(subprotocol) {
+		return nil, u.refuse(w, r, http.StatusInternalServerError, errors.New("websocket: invalid subprotocol"))
+	}
+
+	netConn, brw, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		return nil, u.refuse(w, r, http.StatusInternalServerError, errors.New("websocket: cannot take over the connection: "+err.Error()))
+	}
+	// Bytes the client pipelined behind its request are already in the
+	// server's buffered reader; take them along.
+	var pending []byte
+	if n := brw.Reader.Buffered(); n > 0 {
+		pending, _ = brw.Reader.Peek(n)
+	}
+	netConn.SetDeadline(time.Time{})
+
+	bufp := getBuf(sizeClass(1024, 0))
+	resp := appendResponse((*bufp)[:0], computeAcceptKey(req.key), subprotocol, "", extra)
+	if u.HandshakeTimeout > 0 {
+		netConn.SetWriteDeadline(time.Now().Add(u.HandshakeTimeout))
+	}
+	_, err = netConn.Write(resp)
+	if cap(resp) == cap(*bufp) {
+		putBuf(sizeClass(1024, 0), bufp)
+	}
+	if err != nil {
+		netConn.Close()
+		return nil, err
+	}
+	netConn.SetWriteDeadline(time.Time{})
+
+	c := newConn(netConn, connConfig{
+		readBufferSize:  u.ReadBufferSize,
+		writeBufferSize: u.WriteBufferSize,
+		writeBufferPool: u.WriteBufferPool,
+		readLimit:       u.ReadLimit,
+		closeTimeout:    u.CloseTimeout,
+		subprotocol:     subprotocol,
+	}, pending)
+	return c, nil
+}
+
+// refuse answers a refused handshake and returns the HandshakeError.
+func (u *Upgrader) refuse(w http.ResponseWriter, r *http.Request, status int, reason error) error {
+	err := HandshakeError{Status: status, message: reason.Error()}
+	if u.Error != nil {
+		u.Error(w, r, status, err)
+		return err
+	}
+	h := w.Header()
+	h.Set("Sec-WebSocket-Version", "13")
+	if status == http.StatusMethodNotAllowed {
+		h.Set("Allow", http.MethodGet)
+	}
+	h.Set("Content-Type", "text/plain; charset=utf-8")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Content-Length", strconv.Itoa(len(err.message)+1))
+	w.WriteHeader(status)
+	w.Write([]byte(err.message + "\n"))
+	return err
+}
+
+// IsWebSocketUpgrade reports whether the request asks to upgrade to the
+// WebSocket protocol: its Connection header has the upgrade token and its
+// Upgrade header the websocket token.
+func IsWebSocketUpgrade(r *http.Request) bool {
+	return headerHasToken(r.Header, "Connection", "upgrade") &&
+		headerHasToken(r.Header, "Upgrade", "websocket")
+}
+
+// Subprotocols returns the subprotocols the client offered in its
+// Sec-WebSocket-Protocol headers, in the client's order.
+func Subprotocols(r *http.Request) []string {
+	return headerTokens(r.Header, "Sec-Websocket-Protocol")
+}
+
+// Upgrade upgrades the HTTP server connection to the WebSocket protocol.
+//
+// Deprecated: Use [Upgrader.Upgrade]. This function, kept for gorilla
+// compatibility, accepts every origin and leaves failed requests without a
+// response body, as gorilla's did.
+func Upgrade(w http.ResponseWriter, r *http.Request, responseHeader http.Header, readBufSize, writeBufSize int) (*Conn, error) {
+	u := Upgrader{
+		ReadBufferSize:  readBufSize,
+		WriteBufferSize: writeBufSize,
+		Error:           func(http.ResponseWriter, *http.Request, int, error) {},
+		CheckOrigin:     func(*http.Request) bool { return true },
+	}
+	return u.Upgrade(w, r, responseHeader)
+}

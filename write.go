@@ -1,0 +1,336 @@
+package websocket
+
+import (
+	"errors"
+	"io"
+	"net"
+	"os"
+	"time"
+)
+
+var (
+	errBadWriteType            = errors.New("websocket: bad message type for a write")
+	errControlTooLong          = errors.New("websocket: control message payload over 125 bytes")
+	errInvalidCompressionLevel = errors.New("websocket: invalid compression level")
+	errWriteTimeout            = &net.OpError{Op: "write", Err: os.ErrDeadlineExceeded}
+)
+
+// writeReserve is the room left in front of a buffered payload for the
+// longest server frame header, so a frame goes out in one write without
+// moving the payload.
+const writeReserve = 10
+
+// messageWriter is the io.WriteCloser NextWriter hands out. It collects
+// the payload in a borrowed buffer and sends a frame each time the buffer
+// fills; Close sends the final frame. A Conn owns two and alternates, so a
+// writer kept past its Close is recognised.
+type messageWriter struct {
+	c      *Conn
+	active bool
+	op     byte // opcode of the next frame: the message type, then continuation
+	bufp   *[]byte
+	buf    []byte
+	n      int // payload occupies buf[writeReserve:n]
+}
+
+// acquireMsg takes the message slot, waiting while another goroutine
+// writes a message, until the write deadline or until the connection is
+// closed.
+func (c *Conn) acquireMsg() error {
+	select {
+	case c.msgSem <- struct{}{}:
+		return nil
+	default:
+	}
+	return c.acquireSlow(c.msgSem, c.currentWriteDeadline())
+}
+
+// lockFrame takes the socket for writing, waiting until deadline (zero:
+// no limit) or until the connection is closed.
+func (c *Conn) lockFrame(deadline time.Time) error {
+	select {
+	case c.frameSem <- struct{}{}:
+		return nil
+	default:
+	}
+	return c.acquireSlow(c.frameSem, deadline)
+}
+
+func (c *Conn) acquireSlow(sem chan struct{}, deadline time.Time) error {
+	var timeout <-chan time.Time
+	if !deadline.IsZero() {
+		d := time.Until(deadline)
+		if d <= 0 {
+			return errWriteTimeout
+		}
+		t := time.NewTimer(d)
+		defer t.Stop()
+		timeout = t.C
+	}
+	select {
+	case sem <- struct{}{}:
+		return nil
+	case <-timeout:
+		return errWriteTimeout
+	case <-c.closed:
+		return net.ErrClosed
+	}
+}
+
+// writeLocked writes b, then extra (if any, with one writev where the
+// socket supports it), to the socket. The caller holds frameSem. A failed
+// write leaves the stream in an unknown state, so the error is sticky.
+func (c *Conn) writeLocked(b, extra []byte) error {
+	if c.writeErr != nil {
+		return c.writeErr
+	}
+	var err error
+	if len(extra) == 0 {
+		_, err = c.conn.Write(b)
+	} else {
+		c.iov[0], c.iov[1] = b, extra
+		c.bufs = c.iov[:]
+		_, err = c.bufs.WriteTo(c.conn)
+		c.iov[0], c.iov[1] = nil, nil
+	}
+	if err != nil {
+		c.writeErr = err
+	}
+	return err
+}
+
+// writeFrame sends one data frame made of buf (header already in place)
+// and optionally a payload tail that was not copied into buf.
+func (c *Conn) writeFrame(buf, tail []byte) error {
+	if err := c.lockFrame(c.currentWriteDeadline()); err != nil {
+		return err
+	}
+	defer func() { <-c.frameSem }()
+	if c.closeSent.Load() {
+		return ErrCloseSent
+	}
+	return c.writeLocked(buf, tail)
+}
+
+// WriteMessage writes a whole message of the given type. Data messages
+// wait for a message being written by another goroutine to finish; a
+// control message type is sent as with [Conn.WriteControl], bounded by the
+// write deadline. data is not retained.
+func (c *Conn) WriteMessage(messageType int, data []byte) error {
+	switch messageType {
+	case TextMessage, BinaryMessage:
+	case CloseMessage, PingMessage, PongMessage:
+		return c.WriteControl(messageType, data, c.currentWriteDeadline())
+	default:
+		return errBadWriteType
+	}
+	if err := c.acquireMsg(); err != nil {
+		return err
+	}
+	defer func() { <-c.msgSem }()
+	return c.writeWhole(byte(messageType), data)
+}
+
+// writeWhole sends data as one final frame: copied behind its header into
+// a borrowed buffer when it fits, else header and data in one writev.
+func (c *Conn) writeWhole(op byte, data []byte) error {
+	hlen := headerSize(len(data), false)
+	if hlen+len(data) <= 1<<(c.wclass+minClassShift) {
+		bufp := c.getWriteBuf()
+		b := appendHeader((*bufp)[:0], true, 0, op, len(data), false, [4]byte{})
+		b = append(b, data...)
+		err := c.writeFrame(b, nil)
+		c.putWriteBuf(bufp)
+		return err
+	}
+	var hdr [maxHeaderSize]byte
+	b := appendHeader(hdr[:0], true, 0, op, len(data), false, [4]byte{})
+	return c.writeFrame(b, data)
+}
+
+// NextWriter returns a writer for a message of the given type; the message
+// is complete when the writer is closed. Until then the writer holds the
+// connection's message slot: other goroutines' data messages wait (bounded
+// by the write deadline), control messages do not. The writer may be used
+// by one goroutine at a time and must be closed. Bytes passed to Write are
+// not retained.
+func (c *Conn) NextWriter(messageType int) (io.WriteCloser, error) {
+	switch messageType {
+	case TextMessage, BinaryMessage:
+	default:
+		return nil, errBadWriteType
+	}
+	if err := c.acquireMsg(); err != nil {
+		return nil, err
+	}
+	if c.closeSent.Load() {
+		<-c.msgSem
+		return nil, ErrCloseSent
+	}
+	c.curWr ^= 1
+	w := &c.writers[c.curWr]
+	w.active = true
+	w.op = byte(messageType)
+	w.bufp = c.getWriteBuf()
+	w.buf = *w.bufp
+	w.n = writeReserve
+	return w, nil
+}
+
+func (c *Conn) getWriteBuf() *[]byte {
+	if c.wpool != nil {
+		if b, ok := c.wpool.Get().(*[]byte); ok && len(*b) == 1<<(c.wclass+minClassShift) {
+			return b
+		}
+		b := make([]byte, 1<<(c.wclass+minClassShift))
+		return &b
+	}
+	return getBuf(c.wclass)
+}
+
+func (c *Conn) putWriteBuf(b *[]byte) {
+	if c.wpool != nil {
+		c.wpool.Put(b)
+		return
+	}
+	putBuf(c.wclass, b)
+}
+
+// Write adds p to the message, sending a frame whenever the buffer fills.
+// A large p written while the buffer is empty goes out as its own frame
+// without being copied.
+func (w *messageWriter) Write(p []byte) (int, error) {
+	if !w.active {
+		return 0, ErrWriterClosed
+	}
+	total := len(p)
+	for len(p) > 0 {
+		if w.n == writeReserve && len(p) >= len(w.buf)-writeReserve {
+			if err := w.flushDirect(p); err != nil {
+				return total - len(p), err
+			}
+			return total, nil
+		}
+		m := copy(w.buf[w.n:], p)
+		w.n += m
+		p = p[m:]
+		if w.n == len(w.buf) {
+			if err := w.flush(false); err != nil {
+				return total - len(p), err
+			}
+		}
+	}
+	return total, nil
+}
+
+// ReadFrom reads r to its end straight into the message buffer, sending
+// frames as it fills; io.Copy uses it, so copying a message from a reader
+// costs no intermediate buffer.
+func (w *messageWriter) ReadFrom(r io.Reader) (int64, error) {
+	if !w.active {
+		return 0, ErrWriterClosed
+	}
+	var total int64
+	for {
+		if w.n == len(w.buf) {
+			if err := w.flush(false); err != nil {
+				return total, err
+			}
+		}
+		n, err := r.Read(w.buf[w.n:])
+		w.n += n
+		total += int64(n)
+		if err == io.EOF {
+			return total, nil
+		}
+		if err != nil {
+			return total, err
+		}
+	}
+}
+
+// flush sends the buffered payload as a frame.
+func (w *messageWriter) flush(fin bool) error {
+	payload := w.n - writeReserve
+	start := writeReserve - headerSize(payload, false)
+	appendHeader(w.buf[start:start], fin, 0, w.op, payload, false, [4]byte{})
+	err := w.c.writeFrame(w.buf[start:w.n], nil)
+	w.op = opContinuation
+	w.n = writeReserve
+	if err != nil {
+		w.release()
+	}
+	return err
+}
+
+// flushDirect sends p as a non-final frame without copying it.
+func (w *messageWriter) flushDirect(p []byte) error {
+	var hdr [maxHeaderSize]byte
+	b := appendHeader(hdr[:0], false, 0, w.op, len(p), false, [4]byte{})
+	err := w.c.writeFrame(b, p)
+	w.op = opContinuation
+	if err != nil {
+		w.release()
+	}
+	return err
+}
+
+// Close sends the final frame of the message and frees the connection for
+// the next message. Closing twice returns [ErrWriterClosed].
+func (w *messageWriter) Close() error {
+	if !w.active {
+		return ErrWriterClosed
+	}
+	err := w.flush(true)
+	w.release()
+	return err
+}
+
+// release gives back the buffer and the message slot after the message
+// ended or failed; the writer refuses further use.
+func (w *messageWriter) release() {
+	if !w.active {
+		return
+	}
+	w.active = false
+	w.c.putWriteBuf(w.bufp)
+	w.bufp, w.buf = nil, nil
+	<-w.c.msgSem
+}
+
+// WriteControl writes a control message (close, ping or pong) with at most
+// 125 bytes of payload. It waits only for a frame in progress, never for a
+// whole message, so it may go out between the frames of a message another
+// goroutine is streaming. The deadline bounds both the wait and the write;
+// a zero deadline means no limit. After a close message, every write
+// returns [ErrCloseSent].
+func (c *Conn) WriteControl(messageType int, data []byte, deadline time.Time) error {
+	switch messageType {
+	case CloseMessage, PingMessage, PongMessage:
+	default:
+		return errBadWriteType
+	}
+	if len(data) > maxControlPayload {
+		return errControlTooLong
+	}
+	if err := c.lockFrame(deadline); err != nil {
+		return err
+	}
+	defer func() { <-c.frameSem }()
+	if c.closeSent.Load() {
+		return ErrCloseSent
+	}
+	b := appendHeader(c.cbuf[:0], true, 0, byte(messageType), len(data), false, [4]byte{})
+	b = append(b, data...)
+	stored := c.currentWriteDeadline()
+	if !deadline.Equal(stored) {
+		c.conn.SetWriteDeadline(deadline)
+		defer func() { c.conn.SetWriteDeadline(c.currentWriteDeadline()) }()
+	}
+	err := c.writeLocked(b, nil)
+	if messageType == CloseMessage && err == nil {
+		c.closeSent.Store(true)
+		c.finishCloseLocked()
+	}
+	return err
+}
