@@ -1,0 +1,237 @@
+// Command echo is a WebSocket echo server: every message a client sends
+// comes back to it unchanged, with the same message type.
+//
+//	go run ./examples/echo                 # ws://localhost:8080/echo
+//	go run ./examples/echo -addr :9001     # all interfaces, port 9001
+//
+// It also serves a small test page at / that talks to /echo from a browser.
+// It is the server the Autobahn|Testsuite fuzzingclient runs against in CI;
+// see README.md.
+//
+// On SIGINT or SIGTERM it stops accepting connections, closes every open
+// WebSocket with 1001 (going away), and exits once the handlers are done or
+// the shutdown timeout has passed.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"log"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/hybi/websocket"
+)
+
+// shutdownTimeout bounds how long a shutdown waits for the HTTP server and
+// for the WebSocket close handshakes.
+const shutdownTimeout = 10 * time.Second
+
+// upgrader is shared by all requests; an Upgrader is safe for concurrent
+// use. The zero value checks that a browser's Origin matches the Host.
+var upgrader = websocket.Upgrader{}
+
+func main() {
+	addr := flag.String("addr", "localhost:8080", "address to listen on (host:port)")
+	flag.Parse()
+	log.SetFlags(0)
+
+	if err := run(*addr); err != nil {
+		log.Fatal(err)
+	}
+}
+
+func run(addr string) error {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	conns := newConnSet()
+	mux := http.NewServeMux()
+	mux.HandleFunc("/echo", conns.echo)
+	mux.HandleFunc("/", home)
+
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	// Shutdown does not track hijacked connections, so the open WebSockets
+	// are closed from here. Shutdown runs this in its own goroutine.
+	srv.RegisterOnShutdown(conns.goingAway)
+
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	log.Printf("echo: serving ws://%s/echo and a test page at http://%s/", ln.Addr(), ln.Addr())
+
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	stop() // a second signal kills the process the usual way
+	log.Print("echo: shutting down")
+
+	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return err
+	}
+	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return conns.wait(sctx)
+}
+
+// echo upgrades the request and echoes messages until the peer closes, the
+// connection fails, or the server shuts down.
+func (s *connSet) echo(w http.ResponseWriter, r *http.Request) {
+	c, err := upgrader.Upgrade(w, r, nil)
+	if err != nil {
+		// Upgrade has already answered the client with an HTTP error.
+		log.Printf("echo: upgrade %s: %v", r.RemoteAddr, err)
+		return
+	}
+	if !s.add(c) {
+		c.CloseHandshake(websocket.CloseGoingAway, "server shutting down")
+		return
+	}
+	defer s.remove(c)
+	defer c.Close()
+
+	for {
+		mt, msg, err := c.ReadMessage()
+		if err != nil {
+			// A close from the peer, a protocol error (the library has
+			// already sent the matching close code), or shutdown.
+			if websocket.IsUnexpectedCloseError(err, websocket.CloseNormalClosure,
+				websocket.CloseGoingAway, websocket.CloseNoStatusReceived) {
+				log.Printf("echo: %s: %v", c.RemoteAddr(), err)
+			}
+			return
+		}
+		if err := c.WriteMessage(mt, msg); err != nil {
+			return
+		}
+	}
+}
+
+// connSet holds the open connections so that shutdown can close them.
+type connSet struct {
+	mu      sync.Mutex
+	conns   map[*websocket.Conn]struct{}
+	closing bool
+	wg      sync.WaitGroup // one per handler in the set
+}
+
+func newConnSet() *connSet {
+	return &connSet{conns: make(map[*websocket.Conn]struct{})}
+}
+
+// add records c; it reports false once shutdown has begun.
+func (s *connSet) add(c *websocket.Conn) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closing {
+		return false
+	}
+	s.conns[c] = struct{}{}
+	s.wg.Add(1)
+	return true
+}
+
+func (s *connSet) remove(c *websocket.Conn) {
+	s.mu.Lock()
+	delete(s.conns, c)
+	s.mu.Unlock()
+	s.wg.Done()
+}
+
+// goingAway starts the close handshake, 1001 "server shutting down", on
+// every open connection, concurrently. Each handler's ReadMessage then
+// returns and the handler removes its connection.
+func (s *connSet) goingAway() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.closing = true
+	for c := range s.conns {
+		go c.CloseHandshake(websocket.CloseGoingAway, "server shutting down")
+	}
+}
+
+// wait blocks until every handler in the set has returned or ctx is done.
+func (s *connSet) wait(ctx context.Context) error {
+	done := make(chan struct{})
+	go func() {
+		s.wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// home serves the test page.
+func home(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path != "/" {
+		http.NotFound(w, r)
+		return
+	}
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	_, _ = w.Write([]byte(homeHTML))
+}
+
+const homeHTML = `<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>websocket echo</title>
+<style>
+body { font: 14px monospace; margin: 2em; }
+#log { white-space: pre-wrap; border: 1px solid #ccc; padding: .5em; min-height: 10em; }
+</style>
+</head>
+<body>
+<h1>websocket echo</h1>
+<p><button id="open">open</button> <button id="close">close</button></p>
+<form id="form"><input id="msg" size="60" value="hello"> <button>send</button></form>
+<div id="log"></div>
+<script>
+"use strict";
+const url = (location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/echo";
+const out = document.getElementById("log");
+let ws = null;
+function print(s) { out.textContent += s + "\n"; }
+document.getElementById("open").onclick = () => {
+	if (ws) { return; }
+	ws = new WebSocket(url);
+	ws.onopen = () => print("OPEN " + url);
+	ws.onmessage = (e) => print("RECV " + e.data);
+	ws.onerror = () => print("ERROR");
+	ws.onclose = (e) => { print("CLOSE " + e.code + " " + e.reason); ws = null; };
+};
+document.getElementById("close").onclick = () => { if (ws) { ws.close(1000, "bye"); } };
+document.getElementById("form").onsubmit = (e) => {
+	e.preventDefault();
+	if (!ws) { print("not open"); return; }
+	const m = document.getElementById("msg").value;
+	print("SEND " + m);
+	ws.send(m);
+};
+</script>
+</body>
+</html>
+`
