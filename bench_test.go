@@ -33,11 +33,25 @@ func BenchmarkMask(b *testing.B) {
 	key := [4]byte{0x37, 0xfa, 0x21, 0x3d}
 	for _, n := range benchSizes {
 		buf := make([]byte, n)
-		b.Run("word/"+sizeName(n), func(b *testing.B) {
+		b.Run("mask/"+sizeName(n), func(b *testing.B) {
 			b.SetBytes(int64(n))
 			b.ReportAllocs()
 			for i := 0; i < b.N; i++ {
 				sinkInt = mask(key, i&3, buf)
+			}
+		})
+		b.Run("go/"+sizeName(n), func(b *testing.B) {
+			b.SetBytes(int64(n))
+			b.ReportAllocs()
+			for i := 0; i < b.N; i++ {
+				sinkInt = maskGo(key, i&3, buf)
+			}
+		})
+		b.Run("copy/"+sizeName(n), func(b *testing.B) {
+			dst := make([]byte, n)
+			b.SetBytes(int64(n))
+			for i := 0; i < b.N; i++ {
+				sinkInt = copy(dst, buf)
 			}
 		})
 		b.Run("bytewise/"+sizeName(n), func(b *testing.B) {

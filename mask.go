@@ -2,14 +2,14 @@ package websocket
 
 import "encoding/binary"
 
-// mask XORs b in place with the masking key (RFC 6455 §5.3), starting at
+// maskGo XORs b in place with the masking key (RFC 6455 §5.3), starting at
 // key position pos (0–3), and returns the key position that follows b, so
 // that a payload can be unmasked in pieces as it streams in.
 //
 // It works a 64-bit word at a time, four words per iteration, with the key
 // rotated to pos and repeated across the word; only the last few bytes go
 // one by one. Masking is its own inverse.
-func mask(key [4]byte, pos int, b []byte) int {
+func maskGo(key [4]byte, pos int, b []byte) int {
 	n := len(b)
 	if n == 0 {
 		return pos & 3

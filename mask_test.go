@@ -17,20 +17,25 @@ func maskBytewise(key [4]byte, pos int, b []byte) int {
 func TestMask_matchesBytewise(t *testing.T) {
 	t.Parallel()
 	key := [4]byte{0x37, 0xfa, 0x21, 0x3d}
-	src := make([]byte, 300+8)
+	src := make([]byte, 600+8)
 	rand.New(rand.NewSource(1)).Read(src)
-	for n := 0; n <= 300; n++ {
+	for n := 0; n <= 600; n++ {
 		for align := 0; align < 8; align++ {
 			for pos := 0; pos < 4; pos++ {
 				got := append([]byte(nil), src[align:align+n]...)
 				want := append([]byte(nil), got...)
 				// Mask in place at the given alignment of the backing array.
-				buf := make([]byte, align+n)
-				copy(buf[align:], got)
-				gotPos := mask(key, pos, buf[align:])
 				wantPos := maskBytewise(key, pos, want)
-				if gotPos != wantPos || !bytes.Equal(buf[align:], want) {
-					t.Fatalf("n=%d align=%d pos=%d: pos %d want %d, bytes differ=%v", n, align, pos, gotPos, wantPos, !bytes.Equal(buf[align:], want))
+				for _, impl := range []struct {
+					name string
+					f    func([4]byte, int, []byte) int
+				}{{"mask", mask}, {"maskGo", maskGo}} {
+					buf := make([]byte, align+n)
+					copy(buf[align:], got)
+					gotPos := impl.f(key, pos, buf[align:])
+					if gotPos != wantPos || !bytes.Equal(buf[align:], want) {
+						t.Fatalf("%s n=%d align=%d pos=%d: pos %d want %d, bytes differ=%v", impl.name, n, align, pos, gotPos, wantPos, !bytes.Equal(buf[align:], want))
+					}
 				}
 			}
 		}
@@ -76,8 +81,12 @@ func FuzzMask(f *testing.F) {
 		pos &= 3
 		got := append([]byte(nil), data...)
 		want := append([]byte(nil), data...)
+		goPath := append([]byte(nil), data...)
 		if mask(key, pos, got) != maskBytewise(key, pos, want) || !bytes.Equal(got, want) {
 			t.Fatalf("mask differs from the byte loop")
+		}
+		if maskGo(key, pos, goPath) != (pos+len(data))&3 || !bytes.Equal(goPath, want) {
+			t.Fatalf("maskGo differs from the byte loop")
 		}
 	})
 }
