@@ -20,6 +20,7 @@ type Conn struct {
 	raw          syscall.RawConn // set when the socket can wait for bytes without a buffer
 	subprotocol  string
 	closeTimeout time.Duration
+	hixie        *hixieState // non-nil on a draft-hixie-76 connection (hixie76.go)
 
 	// The read side. Everything below readSem is owned by the goroutine
 	// that holds readSem (a one-slot semaphore).
@@ -49,6 +50,9 @@ type Conn struct {
 	readers [2]messageReader // alternate, so a stale reader is detected
 	curRd   int
 	ctrl    [maxControlPayload]byte
+
+	msgDeflate bool          // the data message being read is compressed (RSV1)
+	pmd        *deflateState // permessage-deflate (compress.go); nil unless negotiated
 
 	rawN   int   // results of rawRead, kept here so the callback
 	rawErr error // does not allocate
@@ -93,6 +97,7 @@ type connConfig struct {
 	readLimit       int64
 	closeTimeout    time.Duration
 	subprotocol     string
+	deflate         deflateConfig // permessage-deflate, when negotiated
 }
 
 // newConn wraps an established connection. pending holds bytes the peer
@@ -122,6 +127,7 @@ func newConn(nc net.Conn, cfg connConfig, pending []byte) *Conn {
 	c.readers[0].c, c.readers[1].c = c, c
 	c.writers[0].c, c.writers[1].c = c, c
 	c.compressLevel.Store(defaultCompressionLevel)
+	c.initDeflate(cfg.deflate)
 	c.initRaw()
 	if len(pending) > 0 {
 		class := sizeClass(len(pending), 0)

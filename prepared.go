@@ -11,6 +11,12 @@ type PreparedMessage struct {
 
 	mu    sync.Mutex
 	plain []byte // the RFC 6455 frame: header and payload, unmasked
+	hixie []byte // the hixie-76 frame 0x00 data 0xFF, built on first use (hixie76.go)
+
+	// deflated holds the permessage-deflate frames, by flate level + 2,
+	// each built on first use and shared by every connection that
+	// compresses at that level (compress.go).
+	deflated [12][]byte
 }
 
 // NewPreparedMessage returns a message of the given type with a copy of
@@ -38,6 +44,9 @@ func NewPreparedMessage(messageType int, data []byte) (*PreparedMessage, error) 
 // it waits for a message being written by another goroutine; the frame is
 // shared, not copied.
 func (c *Conn) WritePreparedMessage(pm *PreparedMessage) error {
+	if c.hixie != nil {
+		return c.hixieWritePrepared(pm)
+	}
 	switch pm.messageType {
 	case CloseMessage, PingMessage, PongMessage:
 		return c.WriteControl(pm.messageType, pm.data, c.currentWriteDeadline())
@@ -46,5 +55,5 @@ func (c *Conn) WritePreparedMessage(pm *PreparedMessage) error {
 		return err
 	}
 	defer func() { <-c.msgSem }()
-	return c.writeFrame(pm.plain, nil)
+	return c.writeFrame(c.preparedFrame(pm), nil)
 }

@@ -62,6 +62,9 @@ func (c *Conn) NextReader() (messageType int, r io.Reader, err error) {
 
 // nextReader is NextReader for a caller that holds the read lock.
 func (c *Conn) nextReader() (*messageReader, error) {
+	if c.hixie != nil {
+		return c.hixieNextReader()
+	}
 	if c.readErr != nil {
 		return nil, c.readErr
 	}
@@ -106,7 +109,9 @@ func (c *Conn) ReadMessage() (messageType int, p []byte, err error) {
 	for {
 		if len(p) == cap(p) {
 			want := max(cap(p), 512)
-			if c.fFin && c.fRemain < int64(want) {
+			if c.msgDeflate {
+				want = c.inflateGrow(len(p), want)
+			} else if c.fFin && c.fRemain < int64(want) {
 				want = int(c.fRemain) // what the last frame still holds
 			}
 			p = slices.Grow(p, want)
@@ -138,6 +143,9 @@ func (r *messageReader) Read(p []byte) (int, error) {
 // readMessageData reads into p from the message of reader r. The caller
 // holds the read lock.
 func (c *Conn) readMessageData(r *messageReader, p []byte) (int, error) {
+	if c.hixie != nil {
+		return c.hixieReadMessageData(r, p)
+	}
 	if !r.active {
 		return 0, ErrReaderReplaced
 	}
@@ -146,6 +154,9 @@ func (c *Conn) readMessageData(r *messageReader, p []byte) (int, error) {
 	}
 	if c.readErr != nil {
 		return 0, c.readErr
+	}
+	if c.msgDeflate {
+		return c.readDeflate(r, p)
 	}
 	for {
 		if c.fRemain > 0 {
@@ -192,6 +203,9 @@ func (c *Conn) endMessage(r *messageReader) error {
 // discardMessage reads and drops the rest of the current message,
 // validating text as it goes.
 func (c *Conn) discardMessage() error {
+	if c.msgDeflate {
+		return c.discardDeflate()
+	}
 	for {
 		for c.fRemain > 0 {
 			if c.rw == c.rr {
@@ -279,6 +293,9 @@ func (c *Conn) advanceFrame() error {
 			if !c.msgOpen {
 				return c.fail(protocolError(CloseProtocolError, "continuation frame without a message to continue"))
 			}
+			if h.rsv != 0 { // RFC 7692 §6.1: RSV1 marks the first frame only
+				return c.fail(protocolError(CloseProtocolError, "RSV1 set on a continuation frame"))
+			}
 		} else {
 			if c.msgOpen {
 				return c.fail(protocolError(CloseProtocolError, "new data message before the fragmented message ended"))
@@ -286,8 +303,9 @@ func (c *Conn) advanceFrame() error {
 			c.msgOpen = true
 			c.msgType = int(h.op)
 			c.msgLen = 0
+			c.msgDeflate = h.rsv != 0 // only RSV1 passes h.check
 		}
-		if limit := c.readLimit.Load(); limit > 0 && h.length > limit-c.msgLen {
+		if limit := c.readLimit.Load(); limit > 0 && h.length > c.frameLimit(limit)-c.msgLen {
 			return c.failLimit()
 		}
 		c.msgLen += h.length
@@ -309,7 +327,7 @@ func (c *Conn) readHeader() (header, error) {
 		}
 		if n > 0 {
 			c.consume(n)
-			if err := h.check(true, 0); err != nil {
+			if err := h.check(true, c.rsvAllowed()); err != nil {
 				return h, c.fail(err)
 			}
 			return h, nil

@@ -12,7 +12,10 @@ import (
 // handlers and must not be modified while in use.
 type Upgrader struct {
 	// HandshakeTimeout bounds the writing of the handshake response.
-	// Zero means no limit.
+	// Zero means no limit, except for a hixie-76 handshake, where it also
+	// bounds the wait for the 8 bytes that follow the request (key3) and
+	// zero means 10 seconds, so that a client that never sends them cannot
+	// hold the handler's goroutine.
 	HandshakeTimeout time.Duration
 
 	// ReadBufferSize and WriteBufferSize set the size of the I/O buffers
@@ -44,8 +47,33 @@ type Upgrader struct {
 	CheckOrigin func(r *http.Request) bool
 
 	// EnableCompression lets the server negotiate per-message compression
-	// (RFC 7692) when the client offers it.
+	// (the permessage-deflate extension of RFC 7692) when the client
+	// offers it: Upgrade accepts the first offer it can honour and
+	// declines the others, never failing the handshake over them. Data
+	// messages of at least CompressionThreshold bytes are then compressed
+	// (see [Conn.EnableWriteCompression] and [Conn.SetCompressionLevel])
+	// and compressed messages from the client are inflated, their
+	// inflated size counting against the read limit.
 	EnableCompression bool
+
+	// CompressionThreshold is the size, in bytes, from which a data
+	// message is compressed; smaller ones are sent as they are. Zero means
+	// [DefaultCompressionThreshold] (256 bytes); a negative value
+	// compresses every message. A message written with [Conn.NextWriter]
+	// is held back until it reaches the threshold (at most the write
+	// buffer's size) or is closed.
+	CompressionThreshold int
+
+	// CompressionContextTakeover lets compression contexts live from one
+	// message to the next (RFC 7692 §7.1.1) when the client allows it,
+	// which compresses a stream of similar small messages much better.
+	// It costs memory on every connection for as long as it lives: about
+	// 1.2 MB for the server's flate compressor, and 32 KiB (the client's
+	// window) to inflate the client's messages. When false (the default)
+	// the server answers server_no_context_takeover and
+	// client_no_context_takeover, and compressors and decompressors are
+	// pooled between connections, so an idle connection holds none.
+	CompressionContextTakeover bool
 
 	// ReadLimit is the initial read limit of each connection, in bytes;
 	// zero means DefaultReadLimit and a negative value means no limit.
@@ -55,6 +83,32 @@ type Upgrader struct {
 	// CloseTimeout bounds how long [Conn.CloseHandshake] waits for the
 	// peer's close message. Zero means 5 seconds.
 	CloseTimeout time.Duration
+
+	// EnableHixie76 lets Upgrade also accept the legacy protocol of
+	// draft-hixie-thewebsocketprotocol-76 (= draft-ietf-hybi-00), spoken
+	// by Chrome 6-13, Safari 5.0-5.1, iOS 4-5 and embedded clients never
+	// updated, and recognised from the request headers alone
+	// (Sec-WebSocket-Key1 and Key2, no Sec-WebSocket-Version). Its frames
+	// are not masked, so attacker-chosen bytes can confuse proxies on the
+	// way: it is off by default, and a hixie-76 request is then refused
+	// with 426 Upgrade Required. The Conn it yields is a [*Conn] like any
+	// other that carries text messages only; see [Conn.Hixie76].
+	// CheckOrigin, Subprotocols (the client's single value is echoed
+	// verbatim when listed), responseHeader, ReadLimit and the timeouts
+	// apply as for RFC 6455.
+	EnableHixie76 bool
+
+	// Hixie76Location, when set, returns the Sec-WebSocket-Location of a
+	// hixie-76 handshake: exactly the URL the client opened, or the client
+	// fails with a location mismatch. When nil it is ws:// (wss:// when
+	// the request came over TLS) followed by the request's Host and
+	// request-URI. Behind a proxy that terminates TLS, or one that
+	// rewrites the path, rebuild the client's URL here, for instance:
+	//
+	//	Hixie76Location: func(r *http.Request) string {
+	//		return "wss://" + r.Host + r.URL.RequestURI()
+	//	},
+	Hixie76Location func(r *http.Request) string
 }
 
 // Upgrade upgrades the HTTP server connection to the WebSocket protocol
@@ -73,6 +127,9 @@ func (u *Upgrader) Upgrade(w http.ResponseWriter, r *http.Request, responseHeade
 	if status, err := checkUpgradeRequest(r); err != nil {
 		return nil, u.refuse(w, r, status, err)
 	}
+	if isHixie76(r.Header) {
+		return u.upgradeHixie76(w, r, responseHeader)
+	}
 	req, status, err := checkRequest(r.Header)
 	if err != nil {
 		return nil, u.refuse(w, r, status, err)
@@ -86,6 +143,7 @@ func (u *Upgrader) Upgrade(w http.ResponseWriter, r *http.Request, responseHeade
 	}
 
 	subprotocol := selectSubprotocol(u.Subprotocols, Subprotocols(r))
+	deflate, extensions := u.negotiateCompression(r.Header["Sec-Websocket-Extensions"])
 	extra := responseHeader
 	if u.Subprotocols == nil && responseHeader != nil {
 		subprotocol = responseHeader.Get("Sec-Websocket-Protocol")
@@ -116,7 +174,7 @@ func (u *Upgrader) Upgrade(w http.ResponseWriter, r *http.Request, responseHeade
 	netConn.SetDeadline(time.Time{})
 
 	bufp := getBuf(sizeClass(1024, 0))
-	resp := appendResponse((*bufp)[:0], computeAcceptKey(req.key), subprotocol, "", extra)
+	resp := appendResponse((*bufp)[:0], computeAcceptKey(req.key), subprotocol, extensions, extra)
 	if u.HandshakeTimeout > 0 {
 		netConn.SetWriteDeadline(time.Now().Add(u.HandshakeTimeout))
 	}
@@ -137,6 +195,7 @@ func (u *Upgrader) Upgrade(w http.ResponseWriter, r *http.Request, responseHeade
 		readLimit:       u.ReadLimit,
 		closeTimeout:    u.CloseTimeout,
 		subprotocol:     subprotocol,
+		deflate:         deflate,
 	}, pending)
 	return c, nil
 }

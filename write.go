@@ -1,6 +1,7 @@
 package websocket
 
 import (
+	"compress/flate"
 	"errors"
 	"io"
 	"net"
@@ -31,6 +32,13 @@ type messageWriter struct {
 	bufp   *[]byte
 	buf    []byte
 	n      int // payload occupies buf[writeReserve:n]
+
+	// permessage-deflate (compress.go)
+	rsv     byte          // RSV bits of the next frame
+	lazy    bool          // may compress; still plain, under the threshold
+	deflate bool          // compressing through fw
+	fw      *flate.Writer // the message's compressor
+	fwLvl   int
 }
 
 // acquireMsg takes the message slot, waiting while another goroutine
@@ -117,12 +125,18 @@ func (c *Conn) writeFrame(buf, tail []byte) error {
 // control message type is sent as with [Conn.WriteControl], bounded by the
 // write deadline. data is not retained.
 func (c *Conn) WriteMessage(messageType int, data []byte) error {
+	if c.hixie != nil {
+		return c.hixieWriteMessage(messageType, data)
+	}
 	switch messageType {
 	case TextMessage, BinaryMessage:
 	case CloseMessage, PingMessage, PongMessage:
 		return c.WriteControl(messageType, data, c.currentWriteDeadline())
 	default:
 		return errBadWriteType
+	}
+	if c.compressMessage(len(data)) {
+		return c.writeMessageDeflate(messageType, data)
 	}
 	if err := c.acquireMsg(); err != nil {
 		return err
@@ -155,6 +169,9 @@ func (c *Conn) writeWhole(op byte, data []byte) error {
 // by one goroutine at a time and must be closed. Bytes passed to Write are
 // not retained.
 func (c *Conn) NextWriter(messageType int) (io.WriteCloser, error) {
+	if err := c.hixieWriterType(messageType); err != nil {
+		return nil, err
+	}
 	switch messageType {
 	case TextMessage, BinaryMessage:
 	default:
@@ -174,6 +191,7 @@ func (c *Conn) NextWriter(messageType int) (io.WriteCloser, error) {
 	w.bufp = c.getWriteBuf()
 	w.buf = *w.bufp
 	w.n = writeReserve
+	w.initDeflate()
 	return w, nil
 }
 
@@ -203,6 +221,9 @@ func (w *messageWriter) Write(p []byte) (int, error) {
 	if !w.active {
 		return 0, ErrWriterClosed
 	}
+	if w.lazy || w.deflate {
+		return w.writeDeflate(p)
+	}
 	total := len(p)
 	for len(p) > 0 {
 		if w.n == writeReserve && len(p) >= len(w.buf)-writeReserve {
@@ -230,6 +251,9 @@ func (w *messageWriter) ReadFrom(r io.Reader) (int64, error) {
 	if !w.active {
 		return 0, ErrWriterClosed
 	}
+	if w.lazy || w.deflate {
+		return w.readFromDeflate(r)
+	}
 	var total int64
 	for {
 		if w.n == len(w.buf) {
@@ -251,6 +275,9 @@ func (w *messageWriter) ReadFrom(r io.Reader) (int64, error) {
 
 // flush sends the buffered payload as a frame.
 func (w *messageWriter) flush(fin bool) error {
+	if w.c.hixie != nil {
+		return w.hixieFlush(fin)
+	}
 	payload := w.n - writeReserve
 	start := writeReserve - headerSize(payload, false)
 	appendHeader(w.buf[start:start], fin, 0, w.op, payload, false, [4]byte{})
@@ -265,6 +292,9 @@ func (w *messageWriter) flush(fin bool) error {
 
 // flushDirect sends p as a non-final frame without copying it.
 func (w *messageWriter) flushDirect(p []byte) error {
+	if w.c.hixie != nil {
+		return w.hixieFlushDirect(p)
+	}
 	var hdr [maxHeaderSize]byte
 	b := appendHeader(hdr[:0], false, 0, w.op, len(p), false, [4]byte{})
 	err := w.c.writeFrame(b, p)
@@ -280,6 +310,9 @@ func (w *messageWriter) flushDirect(p []byte) error {
 func (w *messageWriter) Close() error {
 	if !w.active {
 		return ErrWriterClosed
+	}
+	if w.lazy || w.deflate {
+		return w.closeDeflate()
 	}
 	err := w.flush(true)
 	w.release()
@@ -305,6 +338,9 @@ func (w *messageWriter) release() {
 // a zero deadline means no limit. After a close message, every write
 // returns [ErrCloseSent].
 func (c *Conn) WriteControl(messageType int, data []byte, deadline time.Time) error {
+	if c.hixie != nil {
+		return c.hixieWriteControl(messageType, data, deadline)
+	}
 	switch messageType {
 	case CloseMessage, PingMessage, PongMessage:
 	default:

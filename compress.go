@@ -1,0 +1,650 @@
+package websocket
+
+import (
+	"compress/flate"
+	"errors"
+	"io"
+	"math"
+	"sync"
+)
+
+// Per-message compression: the permessage-deflate extension of RFC 7692,
+// built on compress/flate. Negotiation is in extensions.go; this file holds
+// the per-connection state and the read and write paths.
+//
+// Memory. compress/flate's compressor is large (about 1.2 MB, mostly hash
+// tables) and its decompressor about 45 KB, so neither is kept by an idle
+// connection unless context takeover makes that unavoidable:
+//
+//   - Without context takeover (the default: the server answers
+//     server_no_context_takeover and client_no_context_takeover), flate
+//     writers and readers come from package-wide pools for the length of
+//     one message. An idle connection holds no compression state beyond a
+//     small struct.
+//   - With client context takeover (Upgrader.CompressionContextTakeover
+//     and a client that did not offer client_no_context_takeover), the
+//     connection keeps the last 2^client_max_window_bits bytes (32 KiB by
+//     default) of what it inflated, and primes a pooled reader with them
+//     (flate.Resetter) at the start of each compressed message.
+//   - With server context takeover, the connection keeps its own
+//     flate.Writer (about 1.2 MB) for as long as it lives.
+//
+// BenchmarkCompressConnMemory measures these figures.
+
+// DefaultCompressionThreshold is the size, in bytes, under which a data
+// message is sent uncompressed when [Upgrader.CompressionThreshold] is zero.
+// Smaller messages rarely shrink enough to pay for the compressor.
+const DefaultCompressionThreshold = 256
+
+// deflateTail is what RFC 7692 §7.2.2 appends to a compressed message
+// before inflating it (the empty stored block a sync flush ends with),
+// followed by an empty final stored block so that flate reports io.EOF at
+// the end of every well-formed message.
+var deflateTail = [...]byte{0x00, 0x00, 0xff, 0xff, 0x01, 0x00, 0x00, 0xff, 0xff}
+
+// maxFinalBlocks bounds how many times one message may end a DEFLATE
+// stream with a BFINAL block and start another (RFC 7692 §7.2.3.3 allows
+// the sender to flush that way); each restart resets the inflater.
+const maxFinalBlocks = 16
+
+var errDeflateTail = errors.New("websocket: compressed message lacks the sync-flush marker")
+
+// deflateConfig is what the handshake negotiated, for newConn.
+type deflateConfig struct {
+	enabled   bool
+	params    deflateParams
+	threshold int
+}
+
+// deflateState is a connection's permessage-deflate state; Conn.pmd is nil
+// when the extension was not negotiated.
+type deflateState struct {
+	params    deflateParams
+	threshold int // messages shorter than this go uncompressed; <= 0: all
+
+	// Write side, guarded by the message slot (msgSem).
+	sink   deflateSink
+	fw     *flate.Writer // the takeover writer, nil without takeover
+	fwLvl  int
+	resetW bool // a message went out that fw's history does not include
+
+	// Read side, owned by the reading goroutine.
+	inf      *inflater // while a compressed message is being read
+	out      int64     // bytes inflated from the current message
+	restarts int
+	win      []byte // inflate window kept for client context takeover
+	wpos     int    // next write position in win
+	wfull    bool
+}
+
+// initDeflate installs the negotiated extension on a new connection.
+// Write compression starts enabled, as in gorilla.
+func (c *Conn) initDeflate(cfg deflateConfig) {
+	if !cfg.enabled {
+		return
+	}
+	c.pmd = &deflateState{params: cfg.params, threshold: cfg.threshold}
+	c.compressWrite.Store(true)
+}
+
+// rsvAllowed returns the RSV bits a data frame may carry: RSV1 when
+// permessage-deflate was negotiated (RFC 7692 §6).
+func (c *Conn) rsvAllowed() byte {
+	if c.pmd != nil {
+		return bitRsv1
+	}
+	return 0
+}
+
+// writeLevel is the flate level for the next compressed message. A client
+// that limited server_max_window_bits below 15 gets Huffman-only blocks:
+// they contain no back-references at all, so they respect any window,
+// whereas compress/flate's matchers always reach back 32 KiB.
+func (z *deflateState) writeLevel(c *Conn) int {
+	if z.params.serverBits < 15 {
+		return flate.HuffmanOnly
+	}
+	return int(c.compressLevel.Load())
+}
+
+// ---- Write side ----
+
+var flateWriterPools [12]sync.Pool // by level + 2
+
+func getFlateWriter(level int, dst io.Writer) *flate.Writer {
+	if fw, _ := flateWriterPools[level+2].Get().(*flate.Writer); fw != nil {
+		fw.Reset(dst)
+		return fw
+	}
+	fw, _ := flate.NewWriter(dst, level) // level was checked by SetCompressionLevel
+	return fw
+}
+
+func putFlateWriter(level int, fw *flate.Writer) {
+	fw.Reset(nil)
+	flateWriterPools[level+2].Put(fw)
+}
+
+// deflateSink receives a flate writer's output and lays it into the
+// message writer's buffer, sending a frame each time the buffer fills. It
+// always keeps the last four bytes back: at the end of the message they are
+// the 0x00 0x00 0xff 0xff of the sync flush, which RFC 7692 §7.2.1 removes.
+type deflateSink struct {
+	w *messageWriter
+}
+
+func (s *deflateSink) Write(p []byte) (int, error) {
+	w := s.w
+	total := len(p)
+	for len(p) > 0 {
+		if w.n == len(w.buf) {
+			var held [4]byte
+			copy(held[:], w.buf[w.n-4:w.n])
+			w.n -= 4
+			if err := w.emitFrame(false); err != nil {
+				return total - len(p), err
+			}
+			w.n += copy(w.buf[w.n:], held[:])
+		}
+		m := copy(w.buf[w.n:], p)
+		w.n += m
+		p = p[m:]
+	}
+	return total, nil
+}
+
+// emitFrame sends the buffered payload as a frame; the first frame of a
+// compressed message carries RSV1. Unlike flush it leaves releasing the
+// writer to the caller, which must first get out of the flate writer.
+func (w *messageWriter) emitFrame(fin bool) error {
+	payload := w.n - writeReserve
+	start := writeReserve - headerSize(payload, false)
+	appendHeader(w.buf[start:start], fin, w.rsv, w.op, payload, false, [4]byte{})
+	err := w.c.writeFrame(w.buf[start:w.n], nil)
+	w.op, w.rsv = opContinuation, 0
+	w.n = writeReserve
+	return err
+}
+
+// initDeflate prepares a new message writer: when compression is
+// negotiated and enabled the message starts in the "lazy" state, buffering
+// plain bytes until it reaches the compression threshold.
+func (w *messageWriter) initDeflate() {
+	w.rsv, w.deflate, w.lazy, w.fw = 0, false, false, nil
+	if w.c.pmd != nil && w.c.compressWrite.Load() {
+		w.lazy = true
+	}
+}
+
+// threshold is the message size from which w compresses; never more than
+// the buffer holds, so a lazy writer never has to send a plain frame.
+func (w *messageWriter) threshold() int {
+	return max(0, min(w.c.pmd.threshold, len(w.buf)-writeReserve))
+}
+
+// writeDeflate is messageWriter.Write when compression is possible.
+func (w *messageWriter) writeDeflate(p []byte) (int, error) {
+	if w.lazy {
+		if w.n-writeReserve+len(p) < w.threshold() {
+			w.n += copy(w.buf[w.n:], p)
+			return len(p), nil
+		}
+		if err := w.startDeflate(); err != nil {
+			w.endDeflate(false)
+			w.release()
+			return 0, err
+		}
+	}
+	n, err := w.fw.Write(p)
+	if err != nil {
+		w.endDeflate(false)
+		w.release()
+	}
+	return n, err
+}
+
+// startDeflate switches the message to compression, moving the plain bytes
+// buffered so far through the compressor.
+func (w *messageWriter) startDeflate() error {
+	c := w.c
+	z := c.pmd
+	w.lazy, w.deflate, w.rsv = false, true, bitRsv1
+	level := z.writeLevel(c)
+	z.sink.w = w
+	if z.params.serverNoTakeover {
+		w.fw = getFlateWriter(level, &z.sink)
+	} else {
+		if z.fw == nil || z.fwLvl != level {
+			// A new compressor has no history: the peer's window still
+			// holds ours, but nothing will refer to it.
+			z.fw, _ = flate.NewWriter(&z.sink, level)
+			z.fwLvl = level
+		} else if z.resetW {
+			z.fw.Reset(&z.sink)
+		}
+		z.resetW = false
+		w.fw = z.fw
+	}
+	w.fwLvl = level
+	pending := w.n - writeReserve
+	if pending == 0 {
+		return nil
+	}
+	class := sizeClass(pending, 0)
+	tmp := getBuf(class)
+	copy(*tmp, w.buf[writeReserve:w.n])
+	w.n = writeReserve
+	_, err := w.fw.Write((*tmp)[:pending])
+	putBuf(class, tmp)
+	return err
+}
+
+// endDeflate gives the flate writer of the message back: to the pool
+// without takeover, to the connection with it (unless the message failed,
+// in which case the history is not what the peer saw).
+func (w *messageWriter) endDeflate(ok bool) {
+	if w.fw == nil {
+		return
+	}
+	z := w.c.pmd
+	switch {
+	case w.fw == z.fw:
+		if !ok {
+			z.fw = nil
+		}
+	case ok:
+		putFlateWriter(w.fwLvl, w.fw)
+	}
+	w.fw = nil
+	z.sink.w = nil
+}
+
+// readFromDeflate is messageWriter.ReadFrom when compression is possible.
+func (w *messageWriter) readFromDeflate(r io.Reader) (int64, error) {
+	class := w.c.wclass
+	bp := getBuf(class)
+	defer putBuf(class, bp)
+	var total int64
+	for {
+		n, err := r.Read(*bp)
+		if n > 0 {
+			if _, werr := w.writeDeflate((*bp)[:n]); werr != nil {
+				return total, werr
+			}
+			total += int64(n)
+		}
+		if err == io.EOF {
+			return total, nil
+		}
+		if err != nil {
+			return total, err
+		}
+	}
+}
+
+// closeDeflate is messageWriter.Close when compression is possible: a
+// lazy message under the threshold goes out plain, a compressed one is
+// flushed (RFC 7692 §7.2.1: sync flush, then the trailing 0x00 0x00 0xff
+// 0xff removed).
+func (w *messageWriter) closeDeflate() error {
+	if w.lazy {
+		if w.n-writeReserve < w.threshold() {
+			w.lazy = false
+			err := w.flush(true)
+			w.release()
+			return err
+		}
+		if err := w.startDeflate(); err != nil {
+			w.endDeflate(false)
+			w.release()
+			return err
+		}
+	}
+	err := w.fw.Flush()
+	if err == nil {
+		if w.n-writeReserve < 4 || string(w.buf[w.n-4:w.n]) != "\x00\x00\xff\xff" {
+			err = errDeflateTail
+		} else {
+			w.n -= 4
+			err = w.emitFrame(true)
+		}
+	}
+	w.endDeflate(err == nil)
+	w.release()
+	return err
+}
+
+// writeMessageDeflate is WriteMessage for a message to compress.
+func (c *Conn) writeMessageDeflate(messageType int, data []byte) error {
+	w, err := c.NextWriter(messageType)
+	if err != nil {
+		return err
+	}
+	if _, err := w.Write(data); err != nil {
+		return err
+	}
+	return w.Close()
+}
+
+// compressMessage reports whether a data message of n bytes goes out
+// compressed.
+func (c *Conn) compressMessage(n int) bool {
+	return c.pmd != nil && c.compressWrite.Load() && n >= c.pmd.threshold
+}
+
+// appendDeflate appends data compressed as one permessage-deflate payload
+// (no history, trailing marker removed) to dst.
+func appendDeflate(dst, data []byte, level int) []byte {
+	s := appendSink{b: dst}
+	fw := getFlateWriter(level, &s)
+	fw.Write(data) // appendSink never fails
+	fw.Flush()
+	putFlateWriter(level, fw)
+	return s.b[:len(s.b)-4]
+}
+
+type appendSink struct{ b []byte }
+
+func (s *appendSink) Write(p []byte) (int, error) {
+	s.b = append(s.b, p...)
+	return len(p), nil
+}
+
+// preparedFrame returns the frame of pm to send on c: compressed when the
+// connection compresses a message of that size, built once per flate level
+// and shared by every connection. The caller holds the message slot.
+func (c *Conn) preparedFrame(pm *PreparedMessage) []byte {
+	if !c.compressMessage(len(pm.data)) {
+		return pm.plain
+	}
+	z := c.pmd
+	if !z.params.serverNoTakeover {
+		// The peer's window now holds pm's data, which our compressor's
+		// history lacks: start the next message afresh.
+		z.resetW = true
+	}
+	level := z.writeLevel(c)
+	pm.mu.Lock()
+	defer pm.mu.Unlock()
+	if f := pm.deflated[level+2]; f != nil {
+		return f
+	}
+	// Compress behind room for the longest header, then put the header
+	// right in front of the payload.
+	b := appendDeflate(make([]byte, maxHeaderSize, maxHeaderSize+64+len(pm.data)/2), pm.data, level)
+	n := len(b) - maxHeaderSize
+	start := maxHeaderSize - headerSize(n, false)
+	appendHeader(b[start:start], true, bitRsv1, byte(pm.messageType), n, false, [4]byte{})
+	pm.deflated[level+2] = b[start:]
+	return b[start:]
+}
+
+// ---- Read side ----
+
+// inflater is a pooled flate reader with the source it reads from.
+type inflater struct {
+	fr      io.ReadCloser
+	src     inflateSource
+	scratch [512]byte // for discarding a message
+}
+
+var inflaterPool sync.Pool
+
+// inflateSource feeds a compressed message to the flate reader: the
+// unmasked payload of its frames, then deflateTail. It reads through the
+// connection, so control frames between the fragments are handled as
+// usual.
+type inflateSource struct {
+	c      *Conn
+	buf    [4096]byte
+	r, w   int
+	inTail bool // the payload is exhausted; buf holds (part of) the tail
+	seen   bool // some payload was read
+}
+
+func (s *inflateSource) fill() error {
+	c := s.c
+	for {
+		if c.fRemain > 0 {
+			n, err := c.readPayload(s.buf[:])
+			if err != nil {
+				return err
+			}
+			s.r, s.w, s.seen = 0, n, true
+			return nil
+		}
+		if c.fFin {
+			if s.inTail {
+				return io.EOF
+			}
+			s.inTail = true
+			t := deflateTail[:]
+			if !s.seen {
+				// An empty payload is read as an empty message, as
+				// zlib-based peers do.
+				t = t[4:]
+			}
+			s.r, s.w = 0, copy(s.buf[:], t)
+			return nil
+		}
+		if err := c.advanceFrame(); err != nil {
+			return err
+		}
+	}
+}
+
+func (s *inflateSource) ReadByte() (byte, error) {
+	if s.r == s.w {
+		if err := s.fill(); err != nil {
+			return 0, err
+		}
+	}
+	b := s.buf[s.r]
+	s.r++
+	return b, nil
+}
+
+func (s *inflateSource) Read(p []byte) (int, error) {
+	if s.r == s.w {
+		if err := s.fill(); err != nil {
+			return 0, err
+		}
+	}
+	n := copy(p, s.buf[s.r:s.w])
+	s.r += n
+	return n, nil
+}
+
+// frameLimit is the limit on the wire bytes of the message being read. A
+// compressed message's limit applies to its inflated bytes (see
+// readDeflate); its wire bytes get a little slack for the DEFLATE framing
+// of incompressible data, and no more, so that a peer cannot keep the
+// server inflating empty blocks forever.
+func (c *Conn) frameLimit(limit int64) int64 {
+	if !c.msgDeflate || limit <= 0 {
+		return limit
+	}
+	slack := limit/8 + 1024
+	if limit > math.MaxInt64-slack {
+		return math.MaxInt64
+	}
+	return limit + slack
+}
+
+// startInflate takes a reader from the pool for the compressed message
+// that starts, primed with the window of earlier messages when the client
+// takes its context over.
+func (c *Conn) startInflate() {
+	z := c.pmd
+	inf, _ := inflaterPool.Get().(*inflater)
+	if inf == nil {
+		inf = &inflater{fr: flate.NewReader(nil)}
+	}
+	inf.src = inflateSource{c: c}
+	z.inf, z.out, z.restarts = inf, 0, 0
+	z.resetInflater()
+}
+
+// resetInflater points the inflater at its source, with the window.
+func (z *deflateState) resetInflater() {
+	rs := z.inf.fr.(flate.Resetter)
+	if z.params.clientNoTakeover || !z.wfull || z.wpos == 0 {
+		dict := z.win
+		if !z.wfull {
+			dict = z.win[:z.wpos]
+		}
+		rs.Reset(&z.inf.src, dict)
+		return
+	}
+	// Lay the ring out oldest first in a scratch buffer; Reset copies it.
+	class := sizeClass(len(z.win), 0)
+	tmp := getBuf(class)
+	n := copy(*tmp, z.win[z.wpos:])
+	copy((*tmp)[n:], z.win[:z.wpos])
+	rs.Reset(&z.inf.src, (*tmp)[:len(z.win)])
+	putBuf(class, tmp)
+}
+
+// remember adds inflated bytes to the window kept for client context
+// takeover, a ring of 2^client_max_window_bits bytes.
+func (z *deflateState) remember(p []byte) {
+	if z.params.clientNoTakeover {
+		return
+	}
+	if z.win == nil {
+		z.win = make([]byte, 1<<z.params.clientBits)
+	}
+	if len(p) >= len(z.win) {
+		copy(z.win, p[len(p)-len(z.win):])
+		z.wpos, z.wfull = 0, true
+		return
+	}
+	n := copy(z.win[z.wpos:], p)
+	z.wpos += n
+	if n < len(p) {
+		z.wpos = copy(z.win, p[n:])
+		z.wfull = true
+	} else if z.wpos == len(z.win) {
+		z.wpos, z.wfull = 0, true
+	}
+}
+
+// finishInflate returns the reader of a message read to its end.
+func (z *deflateState) finishInflate() {
+	inf := z.inf
+	z.inf = nil
+	inf.src.c = nil
+	inflaterPool.Put(inf)
+}
+
+// readDeflate is readMessageData for a compressed message: it inflates
+// into p, counting inflated bytes against the read limit (so a small frame
+// that inflates past it ends in 1009 having cost at most the limit), and
+// validates text as it is inflated.
+func (c *Conn) readDeflate(r *messageReader, p []byte) (int, error) {
+	z := c.pmd
+	if len(p) == 0 {
+		return 0, nil
+	}
+	if z.inf == nil {
+		c.startInflate()
+	}
+	limit := c.readLimit.Load()
+	if limit > 0 {
+		if room := limit - z.out; int64(len(p)) > room {
+			p = p[:max(room, 0)+1] // one byte more tells an overflow
+		}
+	}
+	for {
+		n, err := z.inf.fr.Read(p)
+		if n > 0 {
+			z.out += int64(n)
+			if limit > 0 && z.out > limit {
+				return 0, c.failLimit()
+			}
+			if c.msgType == TextMessage && !c.utf8.feed(p[:n]) {
+				return 0, c.fail(protocolError(CloseInvalidFramePayloadData, "invalid UTF-8 in text message"))
+			}
+			z.remember(p[:n])
+		}
+		switch {
+		case err == nil:
+			return n, nil
+		case err != io.EOF:
+			if c.readErr != nil {
+				return 0, c.readErr
+			}
+			return 0, c.fail(protocolError(CloseInvalidFramePayloadData, "invalid compressed data: "+err.Error()))
+		}
+		// The DEFLATE stream ended with a BFINAL block. The message ends
+		// too unless more of its payload follows (RFC 7692 §7.2.3.3).
+		s := &z.inf.src
+		if !s.inTail && (s.r < s.w || c.fRemain > 0 || !c.fFin) {
+			if z.restarts++; z.restarts > maxFinalBlocks {
+				return 0, c.fail(protocolError(CloseInvalidFramePayloadData, "invalid compressed data: too many final blocks"))
+			}
+			z.resetInflater()
+			if n > 0 {
+				return n, nil
+			}
+			continue
+		}
+		z.finishInflate()
+		if err := c.endMessage(r); err != nil {
+			return 0, err
+		}
+		return n, io.EOF
+	}
+}
+
+// discardDeflate is discardMessage for a compressed message: it is
+// inflated all the same, since the window and the UTF-8 check need it.
+func (c *Conn) discardDeflate() error {
+	z := c.pmd
+	if z.inf == nil {
+		c.startInflate()
+	}
+	buf := z.inf.scratch[:]
+	r := messageReader{active: true}
+	for {
+		if _, err := c.readDeflate(&r, buf); err != nil {
+			if err == io.EOF {
+				return nil
+			}
+			return err
+		}
+	}
+}
+
+// inflateGrow is how much ReadMessage grows its buffer by for a
+// compressed message: as usual, but never past the read limit (plus the
+// byte that tells an overflow).
+func (c *Conn) inflateGrow(have, want int) int {
+	if limit := c.readLimit.Load(); limit > 0 {
+		if room := limit + 1 - int64(have); room < int64(want) {
+			want = int(max(room, 1))
+		}
+	}
+	return want
+}
+
+// negotiateCompression answers the client's Sec-WebSocket-Extensions
+// header lines when compression is enabled. It returns the connection's
+// configuration and the response's extension list ("" for none).
+func (u *Upgrader) negotiateCompression(offers []string) (deflateConfig, string) {
+	if !u.EnableCompression {
+		return deflateConfig{}, ""
+	}
+	p, answer, ok := negotiateDeflate(offers, u.CompressionContextTakeover)
+	if !ok {
+		return deflateConfig{}, ""
+	}
+	threshold := u.CompressionThreshold
+	switch {
+	case threshold == 0:
+		threshold = DefaultCompressionThreshold
+	case threshold < 0:
+		threshold = 0
+	}
+	return deflateConfig{enabled: true, params: p, threshold: threshold}, answer
+}
