@@ -72,6 +72,20 @@
 // Misuse returns an error; the package never panics on behalf of a peer or
 // a caller.
 //
+// # Compression
+//
+// With [Upgrader.EnableCompression] the server negotiates the
+// permessage-deflate extension (RFC 7692) when the client offers it, as
+// every browser does. Compressed messages from the client are inflated as
+// they are read, their inflated size counting against the read limit, so a
+// small frame that inflates past it ends in 1009 without the memory.
+// Messages of at least [Upgrader.CompressionThreshold] bytes are
+// compressed on the way out; [Conn.EnableWriteCompression] and
+// [Conn.SetCompressionLevel] tune that per connection. By default
+// compression contexts do not outlive a message and compressors are pooled
+// between connections, so an idle connection holds none; see
+// [Upgrader.CompressionContextTakeover] for the trade-off.
+//
 // # Limits
 //
 // Every connection starts with a read limit of [DefaultReadLimit] bytes per
@@ -99,6 +113,18 @@
 // the application supply the pool for write buffers. Slices returned by
 // ReadMessage belong to the caller; slices passed to write methods are not
 // retained after the method returns.
+//
+// # Legacy hixie-76
+//
+// Before RFC 6455, browsers spoke draft-hixie-thewebsocketprotocol-76
+// (Chrome 6–13, Safari 5.0–5.1, iOS 4–5); kiosks and embedded clients
+// built on them still do. With [Upgrader.EnableHixie76] the same Upgrade
+// call recognises their handshake from its headers, answers its MD5
+// challenge and returns the same [*Conn], which then carries text messages
+// only: binary, ping and pong writes fail with [ErrUnsupportedMessage],
+// and [Conn.Hixie76] tells a handler which protocol it speaks. Hixie-76
+// frames are not masked, which can confuse proxies on the way, so the
+// protocol is off by default and such requests get 426 Upgrade Required.
 package websocket
 
 import (
