@@ -217,6 +217,9 @@ func pmdPair(t testing.TB, p deflateParams, threshold int, limit int64) (*Conn, 
 		t.Fatal("accept failed")
 	}
 	c := newConn(sv, connConfig{readLimit: limit, deflate: deflateConfig{enabled: true, params: p, threshold: threshold}}, nil)
+	// Nothing here should take long: a bug fails the test, not the run.
+	c.SetReadDeadline(time.Now().Add(time.Minute))
+	cl.SetDeadline(time.Now().Add(time.Minute))
 	t.Cleanup(func() {
 		c.Close()
 		cl.Close()
@@ -802,7 +805,7 @@ func TestCompress_discardKeepsWindow(t *testing.T) {
 // writes of every size.
 func TestCompress_windowRing(t *testing.T) {
 	t.Parallel()
-	z := deflateState{params: deflateParams{clientBits: 8}}
+	z := deflateState{params: deflateParams{clientBits: 9}}
 	var ref []byte
 	rng := rand.New(rand.NewPCG(9, 10))
 	for range 2000 {
@@ -812,8 +815,8 @@ func TestCompress_windowRing(t *testing.T) {
 		}
 		z.remember(p)
 		ref = append(ref, p...)
-		if len(ref) > 256 {
-			ref = ref[len(ref)-256:]
+		if len(ref) > 512 {
+			ref = ref[len(ref)-512:]
 		}
 		var got []byte
 		if z.wfull {

@@ -253,11 +253,18 @@ func (c *Conn) Close() error {
 
 // EnableWriteCompression enables and disables compression of the messages
 // written after the call, when permessage-deflate was negotiated. It has
-// no effect otherwise.
+// no effect otherwise. Compression starts enabled; messages under
+// [Upgrader.CompressionThreshold] are never compressed.
 func (c *Conn) EnableWriteCompression(enable bool) { c.compressWrite.Store(enable) }
 
 // SetCompressionLevel sets the flate level (-2 to 9, see compress/flate)
-// for the messages written after the call.
+// for the messages written after the call; the default is 1
+// (flate.BestSpeed). Where the client limited server_max_window_bits below
+// 15, messages are compressed Huffman-only (no back-references) whatever
+// the level. With server context takeover, changing the level starts a new
+// compression context, and levels of 2 or more make much better use of
+// the history than level 1, which does not look back past the previous
+// message and not at all for messages under 128 bytes.
 func (c *Conn) SetCompressionLevel(level int) error {
 	if level < -2 || level > 9 {
 		return errInvalidCompressionLevel

@@ -262,7 +262,7 @@ func negotiateDeflate(lines []string, takeover bool) (p deflateParams, answer st
 //     server drop the inflate window) and when takeover is false;
 //   - server_max_window_bits=N is answered with the same N (§7.1.2.1); for
 //     N < 15 the server compresses without back-references (see
-//     deflateLevel), which no window can refuse;
+//     deflateState.writeLevel), which no window can refuse;
 //   - client_max_window_bits is answered only when it came with a value,
 //     with that value (§7.1.2.2); the inflater accepts any window up to 15.
 func acceptDeflateOffer(params []extParam, takeover bool) (p deflateParams, answer string, ok bool) {

@@ -97,10 +97,11 @@ func (c *Conn) ReadMessage() (messageType int, p []byte, err error) {
 		return 0, nil, err
 	}
 	messageType = c.msgType
-	// Size the buffer from the frame header, but let a peer that
-	// announces much more than it sends cost no more than it sends:
-	// beyond 256 KiB the buffer grows as the bytes arrive.
-	const initialMax = 256 << 10
+	// Size the buffer from the frame header, exactly for a message in one
+	// frame, but let a peer that announces much more than it sends cost
+	// little more than it sends: beyond 1 MiB the buffer grows (by at most
+	// four times) as the bytes arrive.
+	const initialMax = 1 << 20
 	size := min(c.fRemain, initialMax)
 	if !c.fFin {
 		size = max(size, 512)
@@ -111,8 +112,8 @@ func (c *Conn) ReadMessage() (messageType int, p []byte, err error) {
 			want := max(cap(p), 512)
 			if c.msgDeflate {
 				want = c.inflateGrow(len(p), want)
-			} else if c.fFin && c.fRemain < int64(want) {
-				want = int(c.fRemain) // what the last frame still holds
+			} else if c.fFin {
+				want = int(min(c.fRemain, 3*int64(want))) // what the last frame still holds
 			}
 			p = slices.Grow(p, want)
 		}

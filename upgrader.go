@@ -1,6 +1,7 @@
 package websocket
 
 import (
+	"bufio"
 	"errors"
 	"net/http"
 	"strconv"
@@ -197,6 +198,10 @@ func (u *Upgrader) Upgrade(w http.ResponseWriter, r *http.Request, responseHeade
 		subprotocol:     subprotocol,
 		deflate:         deflate,
 	}, pending)
+	// The hijacked reader is net/http's per-connection 4 KiB buffer, still
+	// referenced from its connection state while the handler runs; its
+	// bytes were copied, so drop the buffer rather than keep it alive.
+	*brw.Reader = bufio.Reader{}
 	return c, nil
 }
 
