@@ -10,8 +10,8 @@
 // see README.md.
 //
 // On SIGINT or SIGTERM it stops accepting connections, closes every open
-// WebSocket with 1001 (going away), and exits once the handlers are done or
-// the shutdown timeout has passed.
+// WebSocket with 1001 (going away) through a websocket.ConnSet, and exits
+// once every closing handshake has ended or the shutdown timeout has passed.
 package main
 
 import (
@@ -23,7 +23,6 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"sync"
 	"syscall"
 	"time"
 
@@ -57,15 +56,17 @@ func run(addr string) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	conns := newConnSet()
+	// conns tracks the upgraded connections: http.Server.Shutdown does not
+	// track hijacked connections, so the WebSockets are closed from here.
+	var conns websocket.ConnSet
 	mux := http.NewServeMux()
-	mux.HandleFunc("/echo", conns.echo)
+	mux.HandleFunc("/echo", func(w http.ResponseWriter, r *http.Request) { echo(&conns, w, r) })
 	mux.HandleFunc("/", home)
 
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	// Shutdown does not track hijacked connections, so the open WebSockets
-	// are closed from here. Shutdown runs this in its own goroutine.
-	srv.RegisterOnShutdown(conns.goingAway)
+	// Shutdown calls GoingAway in its own goroutine: every open WebSocket
+	// gets 1001 Going Away while Shutdown drains the plain HTTP requests.
+	srv.RegisterOnShutdown(conns.GoingAway)
 
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
@@ -92,24 +93,23 @@ func run(addr string) error {
 	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
-	return conns.wait(sctx)
+	// Wait for the close handshakes; sockets still open at the deadline
+	// are closed at once.
+	return conns.Shutdown(sctx)
 }
 
 // echo upgrades the request and echoes messages until the peer closes, the
 // connection fails, or the server shuts down.
-func (s *connSet) echo(w http.ResponseWriter, r *http.Request) {
+func echo(conns *websocket.ConnSet, w http.ResponseWriter, r *http.Request) {
 	c, err := upgrader.Upgrade(w, r, nil)
 	if err != nil {
 		// Upgrade has already answered the client with an HTTP error.
 		log.Printf("echo: upgrade %s: %v", r.RemoteAddr, err)
 		return
 	}
-	if !s.add(c) {
-		c.CloseHandshake(websocket.CloseGoingAway, "server shutting down")
-		return
-	}
-	defer s.remove(c)
 	defer c.Close()
+	// During shutdown Add starts the 1001 close at once.
+	defer conns.Add(c)()
 
 	for {
 		mt, msg, err := c.ReadMessage()
@@ -125,64 +125,6 @@ func (s *connSet) echo(w http.ResponseWriter, r *http.Request) {
 		if err := c.WriteMessage(mt, msg); err != nil {
 			return
 		}
-	}
-}
-
-// connSet holds the open connections so that shutdown can close them.
-type connSet struct {
-	mu      sync.Mutex
-	conns   map[*websocket.Conn]struct{}
-	closing bool
-	wg      sync.WaitGroup // one per handler in the set
-}
-
-func newConnSet() *connSet {
-	return &connSet{conns: make(map[*websocket.Conn]struct{})}
-}
-
-// add records c; it reports false once shutdown has begun.
-func (s *connSet) add(c *websocket.Conn) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closing {
-		return false
-	}
-	s.conns[c] = struct{}{}
-	s.wg.Add(1)
-	return true
-}
-
-func (s *connSet) remove(c *websocket.Conn) {
-	s.mu.Lock()
-	delete(s.conns, c)
-	s.mu.Unlock()
-	s.wg.Done()
-}
-
-// goingAway starts the close handshake, 1001 "server shutting down", on
-// every open connection, concurrently. Each handler's ReadMessage then
-// returns and the handler removes its connection.
-func (s *connSet) goingAway() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.closing = true
-	for c := range s.conns {
-		go c.CloseHandshake(websocket.CloseGoingAway, "server shutting down")
-	}
-}
-
-// wait blocks until every handler in the set has returned or ctx is done.
-func (s *connSet) wait(ctx context.Context) error {
-	done := make(chan struct{})
-	go func() {
-		s.wg.Wait()
-		close(done)
-	}()
-	select {
-	case <-done:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
 	}
 }
 
