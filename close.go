@@ -54,12 +54,14 @@ func (c *Conn) CloseHandshake(code int, text string) error {
 	}
 	timer := time.NewTimer(time.Until(deadline))
 	defer timer.Stop()
+	c.closeReading.Store(true)
 	select {
 	case <-c.readDone:
 	case c.readSem <- struct{}{}:
 		c.conn.SetReadDeadline(deadline)
 		for {
 			if _, err := c.nextReader(); err != nil {
+				c.setReadErr(err) // in case a path returned without it
 				break
 			}
 		}

@@ -438,3 +438,36 @@ func TestIsCloseError_wrapped(t *testing.T) {
 		t.Fatalf("Error() = %q", got)
 	}
 }
+
+// A handler between two reads when CloseHandshake (from another goroutine)
+// starts reading the peer's close gets that close from its next read, not
+// ErrConcurrentRead.
+func TestConn_readDuringCloseHandshakeWaitsForIt(t *testing.T) {
+	t.Parallel()
+	result := make(chan error, 2)
+	addr := serve(t, &Upgrader{}, func(c *Conn) {
+		done := make(chan error, 1)
+		go func() { done <- c.CloseHandshake(CloseGoingAway, "") }()
+		for !c.closeReading.Load() || len(c.readSem) == 0 { // until it reads
+			time.Sleep(time.Millisecond)
+		}
+		// The client answers 200 ms after the close arrived: by then
+		// this read is waiting for CloseHandshake.
+		_, _, err := c.ReadMessage()
+		result <- err
+		result <- <-done
+	})
+	cl := wstest.Dial(t, addr, "/", nil)
+	f, err := cl.ReadFrame()
+	if err != nil || f.Opcode != wstest.OpClose {
+		t.Fatalf("got %v %v", f, err)
+	}
+	time.Sleep(200 * time.Millisecond)
+	cl.Send(wstest.Msg(wstest.OpClose, wstest.CloseBody(1001, "")))
+	if err := <-result; !IsCloseError(err, CloseGoingAway) {
+		t.Fatalf("ReadMessage during CloseHandshake: %v, want the peer's 1001", err)
+	}
+	if err := <-result; err != nil {
+		t.Fatalf("CloseHandshake: %v", err)
+	}
+}

@@ -117,16 +117,10 @@ func (nc *netConn) Write(p []byte) (int, error) {
 func (nc *netConn) Close() error {
 	nc.closeOnce.Do(func() {
 		nc.stopCtx()
-		if nc.readMu.TryLock() {
-			// No Read is in progress and none can start: the handshake
-			// may read the peer's answer itself.
-			nc.closeErr = nc.c.CloseHandshake(CloseNormalClosure, "")
-			nc.readMu.Unlock()
-			return
-		}
-		// A Read is waiting for the next message: it receives the
-		// peer's answer (and returns io.EOF) while Close waits for it.
-		nc.closeErr = nc.c.closeForReader(CloseNormalClosure, "")
+		// A Read in progress receives the peer's answer (io.EOF)
+		// while the handshake waits for it; otherwise the handshake
+		// reads it, and a Read that starts meanwhile waits.
+		nc.closeErr = nc.c.CloseHandshake(CloseNormalClosure, "")
 	})
 	return nc.closeErr
 }

@@ -25,13 +25,21 @@ func errUnexpectedEOF() error {
 	return &CloseError{Code: CloseAbnormalClosure, Text: io.ErrUnexpectedEOF.Error()}
 }
 
-func (c *Conn) lockRead() bool {
+// lockRead takes the read lock for a read method. It fails with
+// ErrConcurrentRead while another goroutine reads, except when that is
+// CloseHandshake reading the peer's close: then it waits for the read side
+// to end and returns its final error (the peer's *CloseError, usually).
+func (c *Conn) lockRead() error {
 	select {
 	case c.readSem <- struct{}{}:
-		return true
+		return nil
 	default:
-		return false
 	}
+	if c.closeReading.Load() {
+		<-c.readDone
+		return c.readErr // written before readDone was closed
+	}
+	return ErrConcurrentRead
 }
 
 func (c *Conn) unlockRead() { <-c.readSem }
@@ -49,8 +57,8 @@ func (c *Conn) unlockRead() { <-c.readSem }
 // a protocol violation as a [*ProtocolError] (the close code was sent),
 // an oversized message as [ErrReadLimit].
 func (c *Conn) NextReader() (messageType int, r io.Reader, err error) {
-	if !c.lockRead() {
-		return 0, nil, ErrConcurrentRead
+	if err := c.lockRead(); err != nil {
+		return 0, nil, err
 	}
 	defer c.unlockRead()
 	rd, err := c.nextReader()
@@ -88,8 +96,8 @@ func (c *Conn) nextReader() (*messageReader, error) {
 // Memory grows with the bytes that actually arrive, never past the read
 // limit.
 func (c *Conn) ReadMessage() (messageType int, p []byte, err error) {
-	if !c.lockRead() {
-		return 0, nil, ErrConcurrentRead
+	if err := c.lockRead(); err != nil {
+		return 0, nil, err
 	}
 	defer c.unlockRead()
 	rd, err := c.nextReader()
@@ -134,8 +142,8 @@ func (c *Conn) ReadMessage() (messageType int, p []byte, err error) {
 // io.EOF.
 func (r *messageReader) Read(p []byte) (int, error) {
 	c := r.c
-	if !c.lockRead() {
-		return 0, ErrConcurrentRead
+	if err := c.lockRead(); err != nil {
+		return 0, err
 	}
 	defer c.unlockRead()
 	return c.readMessageData(r, p)

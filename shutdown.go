@@ -3,7 +3,6 @@ package websocket
 import (
 	"context"
 	"sync"
-	"time"
 )
 
 // shutdownReason is the close reason [ConnSet] sends with 1001 Going Away.
@@ -118,7 +117,7 @@ func (s *ConnSet) startCloseLocked(c *Conn) {
 	}
 	s.closers++
 	go func() {
-		c.closeForReader(CloseGoingAway, shutdownReason)
+		c.CloseHandshake(CloseGoingAway, shutdownReason)
 		s.mu.Lock()
 		delete(s.conns, c)
 		s.closers--
@@ -182,27 +181,3 @@ func (s *ConnSet) closeAll() {
 	}
 }
 
-// closeForReader sends a close message with code and text, waits until the
-// goroutine that reads has received the peer's answer (or failed), bounded
-// by the close timeout, and closes the socket. It never reads itself. It
-// returns nil when the peer answered, as [Conn.CloseHandshake] does.
-func (c *Conn) closeForReader(code int, text string) error {
-	deadline := time.Now().Add(c.closeTimeout)
-	err := c.WriteControl(CloseMessage, FormatCloseMessage(code, text), deadline)
-	if err != nil && err != ErrCloseSent {
-		c.Close()
-		return err
-	}
-	timer := time.NewTimer(time.Until(deadline))
-	defer timer.Stop()
-	select {
-	case <-c.readDone:
-	case <-c.closed:
-	case <-timer.C:
-	}
-	c.Close()
-	if c.closeReceived.Load() {
-		return nil
-	}
-	return c.readErrOrTimeout()
-}
