@@ -24,12 +24,12 @@ type Conn struct {
 
 	// The read side. Everything below readSem is owned by the goroutine
 	// that holds readSem (a one-slot semaphore).
-	readSem   chan struct{}
+	readSem chan struct{}
 	// closeReading is set while CloseHandshake may hold readSem to read
 	// the peer's close; other reads then wait for it (see lockRead).
 	closeReading atomic.Bool
-	readDone  chan struct{} // closed once the read side has ended
-	readLimit atomic.Int64
+	readDone     chan struct{} // closed once the read side has ended
+	readLimit    atomic.Int64
 
 	rclass int     // size class of the read buffer
 	rbufp  *[]byte // borrowed read buffer; nil while drained

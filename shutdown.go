@@ -180,4 +180,3 @@ func (s *ConnSet) closeAll() {
 		<-idle
 	}
 }
-
