@@ -146,10 +146,7 @@ func (s *deflateSink) Write(p []byte) (int, error) {
 // compressed message carries RSV1. Unlike flush it leaves releasing the
 // writer to the caller, which must first get out of the flate writer.
 func (w *messageWriter) emitFrame(fin bool) error {
-	payload := w.n - writeReserve
-	start := writeReserve - headerSize(payload, false)
-	appendHeader(w.buf[start:start], fin, w.rsv, w.op, payload, false, [4]byte{})
-	err := w.c.writeFrame(w.buf[start:w.n], nil)
+	err := w.c.writeFrame(w.c.frameInPlace(w.buf, w.n, fin, w.rsv, w.op), nil)
 	w.op, w.rsv = opContinuation, 0
 	w.n = writeReserve
 	return err

@@ -21,6 +21,7 @@ type Conn struct {
 	subprotocol  string
 	closeTimeout time.Duration
 	hixie        *hixieState // non-nil on a draft-hixie-76 connection (hixie76.go)
+	isClient     bool        // made by a Dialer: masks what it sends, refuses masked frames
 
 	// The read side. Everything below readSem is owned by the goroutine
 	// that holds readSem (a one-slot semaphore).
@@ -94,6 +95,7 @@ type Conn struct {
 
 // connConfig carries the Upgrader's settings to newConn.
 type connConfig struct {
+	client          bool
 	readBufferSize  int
 	writeBufferSize int
 	writeBufferPool BufferPool
@@ -109,6 +111,7 @@ func newConn(nc net.Conn, cfg connConfig, pending []byte) *Conn {
 	c := &Conn{
 		conn:         nc,
 		subprotocol:  cfg.subprotocol,
+		isClient:     cfg.client,
 		closeTimeout: cfg.closeTimeout,
 		readSem:      make(chan struct{}, 1),
 		readDone:     make(chan struct{}),

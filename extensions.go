@@ -1,6 +1,7 @@
 package websocket
 
 import (
+	"errors"
 	"strconv"
 	"strings"
 )
@@ -343,4 +344,59 @@ func windowBits(s string) (int, bool) {
 		return 10 + int(s[1]-'0'), true
 	}
 	return 0, false
+}
+
+// clientDeflateOffer is what a Dialer with EnableCompression offers: no
+// context takeover in either direction, so neither side keeps a window
+// between messages (the offer gorilla's client makes too).
+const clientDeflateOffer = "permessage-deflate; server_no_context_takeover; client_no_context_takeover"
+
+// clientAcceptDeflate checks the server's answer to clientDeflateOffer
+// (RFC 7692 §7.1) and returns the connection's parameters. deflateParams
+// is written from the server's point of view (server* = what the
+// connection sends, client* = what it receives), so a client swaps the
+// roles: the server's parameters govern what the client inflates, the
+// client's what it compresses.
+func clientAcceptDeflate(lines []string) (deflateConfig, error) {
+	bad := func(why string) (deflateConfig, error) {
+		return deflateConfig{}, errors.New("websocket: bad handshake: Sec-WebSocket-Extensions: " + why)
+	}
+	var answers []extensionOffer
+	if !forEachExtension(lines, func(o *extensionOffer) bool {
+		answers = append(answers, extensionOffer{name: o.name, params: append([]extParam(nil), o.params...), ok: o.ok})
+		return true
+	}) || len(answers) != 1 || !answers[0].ok || !strings.EqualFold(answers[0].name, extPermessageDeflate) {
+		return bad("the server answered something other than one permessage-deflate")
+	}
+	p := deflateParams{serverBits: 15, clientBits: 15}
+	var seen [4]bool
+	for _, x := range answers[0].params {
+		var k int
+		switch strings.ToLower(x.name) {
+		case "server_no_context_takeover": // the server's messages: what we inflate
+			k, p.clientNoTakeover = 0, true
+		case "client_no_context_takeover": // our messages
+			k, p.serverNoTakeover = 1, true
+		case "server_max_window_bits":
+			k = 2
+			bits, ok := windowBits(x.value)
+			if !ok {
+				return bad("bad server_max_window_bits")
+			}
+			p.clientBits = bits
+		case "client_max_window_bits":
+			// §7.1.2.2: not offered, so the client must fail.
+			return bad("client_max_window_bits was not offered")
+		default:
+			return bad("unknown parameter " + quoteASCII(x.name))
+		}
+		if (k < 2 && x.hasValue) || seen[k] {
+			return bad("malformed parameter " + quoteASCII(x.name))
+		}
+		seen[k] = true
+	}
+	// We offered client_no_context_takeover: we compress each message
+	// afresh whatever the answer says.
+	p.serverNoTakeover = true
+	return deflateConfig{enabled: true, params: p, threshold: DefaultCompressionThreshold}, nil
 }

@@ -1,6 +1,9 @@
 package websocket
 
-import "encoding/binary"
+import (
+	"crypto/rand"
+	"encoding/binary"
+)
 
 // Opcodes (RFC 6455 §5.2). The data and control opcodes double as the
 // exported message types.
@@ -192,4 +195,11 @@ func parseClosePayload(p []byte) (code int, text string, err *ProtocolError) {
 
 func protocolError(code int, reason string) *ProtocolError {
 	return &ProtocolError{Code: code, Reason: reason}
+}
+
+// newMaskKey returns a fresh masking key from crypto/rand, as RFC 6455
+// §5.3 requires of a client for every frame.
+func newMaskKey() (key [4]byte) {
+	rand.Read(key[:])
+	return key
 }

@@ -47,6 +47,9 @@ func (c *Conn) WritePreparedMessage(pm *PreparedMessage) error {
 	if c.hixie != nil {
 		return c.hixieWritePrepared(pm)
 	}
+	if c.isClient { // every client frame is masked with its own key
+		return c.WriteMessage(pm.messageType, pm.data)
+	}
 	switch pm.messageType {
 	case CloseMessage, PingMessage, PongMessage:
 		return c.WriteControl(pm.messageType, pm.data, c.currentWriteDeadline())

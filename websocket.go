@@ -25,9 +25,16 @@
 //		}
 //	}
 //
-// The API is a superset of the server side of github.com/gorilla/websocket:
-// a program written against gorilla's Upgrader and Conn compiles and behaves
-// the same after changing only the import path.
+// The API is a superset of github.com/gorilla/websocket's: a program
+// written against gorilla's Upgrader, Conn and Dialer compiles and behaves
+// the same after changing only the import path. A [Dialer] opens client
+// connections (every frame masked with a fresh key from crypto/rand).
+//
+// Around the Conn, the package has what every service ends up writing:
+// [ConnSet] tracks connections and closes them all with 1001 on shutdown
+// (wire it to http.Server.RegisterOnShutdown), [StartHeartbeat] pings and
+// fails a connection whose peer stops answering, and [AsNetConn] turns a
+// Conn into a net.Conn byte stream.
 //
 // # Data messages
 //

@@ -17,9 +17,9 @@ var (
 )
 
 // writeReserve is the room left in front of a buffered payload for the
-// longest server frame header, so a frame goes out in one write without
-// moving the payload.
-const writeReserve = 10
+// longest frame header (a client's, with its masking key), so a frame goes
+// out in one write without moving the payload.
+const writeReserve = maxHeaderSize
 
 // messageWriter is the io.WriteCloser NextWriter hands out. It collects
 // the payload in a borrowed buffer and sends a frame each time the buffer
@@ -145,9 +145,28 @@ func (c *Conn) WriteMessage(messageType int, data []byte) error {
 	return c.writeWhole(byte(messageType), data)
 }
 
+// frameInPlace puts the header of a frame in front of the payload that
+// buf holds at [writeReserve:n] and returns the frame. A client's payload
+// is masked in place with a fresh key (RFC 6455 §5.3).
+func (c *Conn) frameInPlace(buf []byte, n int, fin bool, rsv, op byte) []byte {
+	payload := n - writeReserve
+	var key [4]byte
+	if c.isClient {
+		key = newMaskKey()
+		mask(key, 0, buf[writeReserve:n])
+	}
+	start := writeReserve - headerSize(payload, c.isClient)
+	appendHeader(buf[start:start], fin, rsv, op, payload, c.isClient, key)
+	return buf[start:n]
+}
+
 // writeWhole sends data as one final frame: copied behind its header into
-// a borrowed buffer when it fits, else header and data in one writev.
+// a borrowed buffer when it fits, else header and data in one writev. A
+// client copies (its payload is masked) a buffer at a time, one frame each.
 func (c *Conn) writeWhole(op byte, data []byte) error {
+	if c.isClient {
+		return c.writeWholeMasked(op, data)
+	}
 	hlen := headerSize(len(data), false)
 	if hlen+len(data) <= 1<<(c.wclass+minClassShift) {
 		bufp := c.getWriteBuf()
@@ -160,6 +179,23 @@ func (c *Conn) writeWhole(op byte, data []byte) error {
 	var hdr [maxHeaderSize]byte
 	b := appendHeader(hdr[:0], true, 0, op, len(data), false, [4]byte{})
 	return c.writeFrame(b, data)
+}
+
+func (c *Conn) writeWholeMasked(op byte, data []byte) error {
+	bufp := c.getWriteBuf()
+	defer c.putWriteBuf(bufp)
+	buf := *bufp
+	for {
+		n := writeReserve + copy(buf[writeReserve:], data)
+		data = data[n-writeReserve:]
+		if err := c.writeFrame(c.frameInPlace(buf, n, len(data) == 0, 0, op), nil); err != nil {
+			return err
+		}
+		if len(data) == 0 {
+			return nil
+		}
+		op = opContinuation
+	}
 }
 
 // NextWriter returns a writer for a message of the given type; the message
@@ -226,7 +262,7 @@ func (w *messageWriter) Write(p []byte) (int, error) {
 	}
 	total := len(p)
 	for len(p) > 0 {
-		if w.n == writeReserve && len(p) >= len(w.buf)-writeReserve {
+		if w.n == writeReserve && len(p) >= len(w.buf)-writeReserve && !w.c.isClient {
 			if err := w.flushDirect(p); err != nil {
 				return total - len(p), err
 			}
@@ -278,10 +314,7 @@ func (w *messageWriter) flush(fin bool) error {
 	if w.c.hixie != nil {
 		return w.hixieFlush(fin)
 	}
-	payload := w.n - writeReserve
-	start := writeReserve - headerSize(payload, false)
-	appendHeader(w.buf[start:start], fin, 0, w.op, payload, false, [4]byte{})
-	err := w.c.writeFrame(w.buf[start:w.n], nil)
+	err := w.c.writeFrame(w.c.frameInPlace(w.buf, w.n, fin, 0, w.op), nil)
 	w.op = opContinuation
 	w.n = writeReserve
 	if err != nil {
@@ -356,8 +389,16 @@ func (c *Conn) WriteControl(messageType int, data []byte, deadline time.Time) er
 	if c.closeSent.Load() {
 		return ErrCloseSent
 	}
-	b := appendHeader(c.cbuf[:0], true, 0, byte(messageType), len(data), false, [4]byte{})
+	var key [4]byte
+	if c.isClient {
+		key = newMaskKey()
+	}
+	b := appendHeader(c.cbuf[:0], true, 0, byte(messageType), len(data), c.isClient, key)
+	hl := len(b)
 	b = append(b, data...)
+	if c.isClient {
+		mask(key, 0, b[hl:])
+	}
 	stored := c.currentWriteDeadline()
 	if !deadline.Equal(stored) {
 		c.conn.SetWriteDeadline(deadline)
