@@ -10,8 +10,9 @@
 // types and close codes, Upgrader and all its fields, the deprecated
 // package-level Upgrade, ReadJSON and WriteJSON, every server-side Conn
 // method, PreparedMessage, CloseError, HandshakeError (a value type in
-// gorilla), the Err* sentinels, BufferPool and JoinMessages. Client-side
-// names (Dialer, DefaultDialer, NewClient) are left out.
+// gorilla), the Err* sentinels, BufferPool and JoinMessages; client.go
+// uses the client side (Dialer with all its fields, DefaultDialer,
+// NewClient).
 //
 // Written against gorilla this file would say
 //
