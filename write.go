@@ -290,6 +290,9 @@ func (w *messageWriter) ReadFrom(r io.Reader) (int64, error) {
 	if w.lazy || w.deflate {
 		return w.readFromDeflate(r)
 	}
+	if mr, ok := r.(*messageReader); ok && w.c.hixie == nil && mr.c.fRemain >= largeFrame {
+		return w.readFromLarge(r)
+	}
 	var total int64
 	for {
 		if w.n == len(w.buf) {
@@ -300,6 +303,48 @@ func (w *messageWriter) ReadFrom(r io.Reader) (int64, error) {
 		n, err := r.Read(w.buf[w.n:])
 		w.n += n
 		total += int64(n)
+		if err == io.EOF {
+			return total, nil
+		}
+		if err != nil {
+			return total, err
+		}
+	}
+}
+
+// largeFrame is the frame size from which ReadFrom streams a message
+// through a large buffer borrowed for the copy, so that a big message goes
+// out in a few large frames and reads, not one per write buffer.
+const largeFrame = 32 << 10
+
+var largeClass = sizeClass(64<<10, 0)
+
+// readFromLarge is ReadFrom for a source with a large frame in flight: it
+// borrows a 64 KiB buffer for the copy and sends a frame each time it
+// fills (the final, empty frame is Close's).
+func (w *messageWriter) readFromLarge(r io.Reader) (int64, error) {
+	if w.n > writeReserve {
+		if err := w.flush(false); err != nil {
+			return 0, err
+		}
+	}
+	bigp := getBuf(largeClass)
+	defer putBuf(largeClass, bigp)
+	big := *bigp
+	n := writeReserve
+	var total int64
+	for {
+		m, err := r.Read(big[n:])
+		n += m
+		total += int64(m)
+		if n == len(big) || (err != nil && n > writeReserve) {
+			if werr := w.c.writeFrame(w.c.frameInPlace(big, n, false, 0, w.op), nil); werr != nil {
+				w.release()
+				return total, werr
+			}
+			w.op = opContinuation
+			n = writeReserve
+		}
 		if err == io.EOF {
 			return total, nil
 		}
