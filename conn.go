@@ -158,10 +158,10 @@ const (
 )
 
 // Buffers come from pools by size class: class i holds 256<<i bytes, up to
-// 1 MiB. A size outside the classes is rounded into them.
+// 2 MiB. A size outside the classes is rounded into them.
 const (
 	minClassShift = 8
-	numClasses    = 13
+	numClasses    = 14
 )
 
 var bufPools [numClasses]sync.Pool

@@ -21,7 +21,7 @@ type Upgrader struct {
 
 	// ReadBufferSize and WriteBufferSize set the size of the I/O buffers
 	// a connection borrows while it reads a frame or writes a message
-	// (rounded up to a power of two between 256 bytes and 1 MiB; zero
+	// (rounded up to a power of two between 256 bytes and 2 MiB; zero
 	// means 4096). Connections hold no buffer while idle. They do not
 	// limit the size of a message.
 	ReadBufferSize, WriteBufferSize int

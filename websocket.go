@@ -117,7 +117,10 @@
 // soon as the buffer is drained, so ten thousand idle connections cost
 // little memory. [Upgrader.ReadBufferSize] and [Upgrader.WriteBufferSize]
 // set the size of the borrowed buffers; [Upgrader.WriteBufferPool] lets
-// the application supply the pool for write buffers. Slices returned by
+// the application supply the pool for write buffers. Copying a large
+// message from [Conn.NextReader] to [Conn.NextWriter] with io.Copy borrows
+// a buffer as large as the incoming frame (up to 2 MiB) for that message
+// only, so it goes out in a few large frames without allocating. Slices returned by
 // ReadMessage belong to the caller; slices passed to write methods are not
 // retained after the method returns.
 //

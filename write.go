@@ -26,12 +26,13 @@ const writeReserve = maxHeaderSize
 // fills; Close sends the final frame. A Conn owns two and alternates, so a
 // writer kept past its Close is recognised.
 type messageWriter struct {
-	c      *Conn
-	active bool
-	op     byte // opcode of the next frame: the message type, then continuation
-	bufp   *[]byte
-	buf    []byte
-	n      int // payload occupies buf[writeReserve:n]
+	c        *Conn
+	active   bool
+	op       byte // opcode of the next frame: the message type, then continuation
+	bufp     *[]byte
+	bufClass int // size class of bufp: the Conn's wclass, or larger (growBuffer)
+	buf      []byte
+	n        int // payload occupies buf[writeReserve:n]
 
 	// permessage-deflate (compress.go)
 	rsv     byte          // RSV bits of the next frame
@@ -226,6 +227,7 @@ func (c *Conn) NextWriter(messageType int) (io.WriteCloser, error) {
 	w.op = byte(messageType)
 	w.bufp = c.getWriteBuf()
 	w.buf = *w.bufp
+	w.bufClass = c.wclass
 	w.n = writeReserve
 	w.initDeflate()
 	return w, nil
@@ -240,6 +242,16 @@ func (c *Conn) getWriteBuf() *[]byte {
 		return &b
 	}
 	return getBuf(c.wclass)
+}
+
+// putWriteBufClass returns a buffer of the given class: to the
+// connection's write pool when it is of the connection's own size.
+func (c *Conn) putWriteBufClass(class int, b *[]byte) {
+	if class != c.wclass {
+		putBuf(class, b)
+		return
+	}
+	c.putWriteBuf(b)
 }
 
 func (c *Conn) putWriteBuf(b *[]byte) {
@@ -291,7 +303,7 @@ func (w *messageWriter) ReadFrom(r io.Reader) (int64, error) {
 		return w.readFromDeflate(r)
 	}
 	if mr, ok := r.(*messageReader); ok && w.c.hixie == nil && mr.c.fRemain >= largeFrame {
-		return w.readFromLarge(r)
+		w.growBuffer(mr.c.fRemain)
 	}
 	var total int64
 	for {
@@ -312,46 +324,23 @@ func (w *messageWriter) ReadFrom(r io.Reader) (int64, error) {
 	}
 }
 
-// largeFrame is the frame size from which ReadFrom streams a message
-// through a large buffer borrowed for the copy, so that a big message goes
-// out in a few large frames and reads, not one per write buffer.
+// largeFrame is the frame size from which ReadFrom moves the message to a
+// buffer as large as the incoming frame (up to 2 MiB), borrowed for the
+// rest of the message, so a big message goes out in a few large frames
+// and reads rather than one per write buffer.
 const largeFrame = 32 << 10
 
-var largeClass = sizeClass(64<<10, 0)
-
-// readFromLarge is ReadFrom for a source with a large frame in flight: it
-// borrows a 64 KiB buffer for the copy and sends a frame each time it
-// fills (the final, empty frame is Close's).
-func (w *messageWriter) readFromLarge(r io.Reader) (int64, error) {
-	if w.n > writeReserve {
-		if err := w.flush(false); err != nil {
-			return 0, err
-		}
+// growBuffer swaps the writer's buffer for a pooled one that holds frame
+// bytes of payload, keeping what is buffered.
+func (w *messageWriter) growBuffer(frame int64) {
+	class := sizeClass(int(min(frame, 2<<20))+writeReserve, 0)
+	if class <= w.bufClass {
+		return
 	}
-	bigp := getBuf(largeClass)
-	defer putBuf(largeClass, bigp)
-	big := *bigp
-	n := writeReserve
-	var total int64
-	for {
-		m, err := r.Read(big[n:])
-		n += m
-		total += int64(m)
-		if n == len(big) || (err != nil && n > writeReserve) {
-			if werr := w.c.writeFrame(w.c.frameInPlace(big, n, false, 0, w.op), nil); werr != nil {
-				w.release()
-				return total, werr
-			}
-			w.op = opContinuation
-			n = writeReserve
-		}
-		if err == io.EOF {
-			return total, nil
-		}
-		if err != nil {
-			return total, err
-		}
-	}
+	bufp := getBuf(class)
+	copy(*bufp, w.buf[:w.n])
+	w.c.putWriteBufClass(w.bufClass, w.bufp)
+	w.bufp, w.buf, w.bufClass = bufp, *bufp, class
 }
 
 // flush sends the buffered payload as a frame.
@@ -404,7 +393,7 @@ func (w *messageWriter) release() {
 		return
 	}
 	w.active = false
-	w.c.putWriteBuf(w.bufp)
+	w.c.putWriteBufClass(w.bufClass, w.bufp)
 	w.bufp, w.buf = nil, nil
 	<-w.c.msgSem
 }
