@@ -4,6 +4,7 @@ package main
 
 import (
 	"bytes"
+	"io"
 	"net"
 	"net/http"
 
@@ -11,11 +12,64 @@ import (
 )
 
 func init() {
-	servers["hybi"] = serveHybi
+	servers["hybi"] = serveHybiStream
+	servers["hybi-rm"] = serveHybi
 	servers["hybi-nr"] = serveHybiNextReader
 }
 
-// serveHybi is our library used the plain way: a zero Upgrader and a
+// serveHybiStream is our library in its leanest style, the one its
+// README recommends for many connections: the handler upgrades, hands the
+// connection to a goroutine of its own and returns, so net/http's
+// per-request state is freed; the goroutine echoes each message by
+// streaming it from NextReader to NextWriter (io.Copy, no allocation, no
+// buffer held between messages). Broadcast is as in serveHybi, from that
+// goroutine.
+func serveHybiStream(ln net.Listener, broadcast bool) error {
+	var up websocket.Upgrader
+	var clients hub[*websocket.Conn]
+	return serveHTTP(ln, func(w http.ResponseWriter, r *http.Request) {
+		c, err := up.Upgrade(w, r, nil)
+		if err != nil {
+			return
+		}
+		go func() {
+			defer c.Close()
+			if broadcast {
+				clients.add(c)
+				defer clients.remove(c)
+				for {
+					mt, p, err := c.ReadMessage()
+					if err != nil {
+						return
+					}
+					pm, err := websocket.NewPreparedMessage(mt, p)
+					if err != nil {
+						return
+					}
+					clients.others(c, func(o *websocket.Conn) { _ = o.WritePreparedMessage(pm) })
+				}
+			}
+			for {
+				mt, rd, err := c.NextReader()
+				if err != nil {
+					return
+				}
+				wr, err := c.NextWriter(mt)
+				if err != nil {
+					return
+				}
+				if _, err := io.Copy(wr, rd); err != nil {
+					return
+				}
+				if err := wr.Close(); err != nil {
+					return
+				}
+			}
+		}()
+	})
+}
+
+// serveHybi (hybi-rm) is our library used the plain way: a zero Upgrader and a
 // ReadMessage/WriteMessage loop per connection; broadcast with one
 // PreparedMessage written to every other connection.
 func serveHybi(ln net.Listener, broadcast bool) error {
