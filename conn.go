@@ -81,11 +81,16 @@ type Conn struct {
 	compressWrite atomic.Bool
 
 	// Guarded by frameSem.
-	writeErr  error
-	closeSent atomic.Bool
-	cbuf      [maxHeaderSize + maxControlPayload]byte
-	iov       [2][]byte
-	bufs      net.Buffers
+	writeErr   error
+	closeSent  atomic.Bool
+	cbuf       [maxHeaderSize + maxControlPayload]byte
+	iov        [3][]byte
+	bufs       net.Buffers
+	pendp      *[]byte      // borrowed buffer of frames held back (write.go)
+	pend       []byte       // the held frames
+	pendN      atomic.Int32 // len(pend), readable without frameSem
+	readAhead  atomic.Bool  // the read buffer holds unread bytes (a hint)
+	flushTimer *time.Timer
 
 	closeReceived atomic.Bool
 	closed        chan struct{}
@@ -250,6 +255,7 @@ func (c *Conn) SetReadLimit(limit int64) { c.readLimit.Store(limit) }
 // [Conn.CloseHandshake] to close gracefully. Close is idempotent: later
 // calls return the first call's result.
 func (c *Conn) Close() error {
+	c.flushPending()
 	c.closeOnce.Do(func() {
 		c.closeErr = c.conn.Close()
 		close(c.closed)

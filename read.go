@@ -261,6 +261,7 @@ func (c *Conn) readPayload(p []byte) (int, error) {
 		n = copy(p, c.rbuf[c.rr:c.rw])
 		c.consume(n)
 	case len(p) >= 1<<(c.rclass+minClassShift):
+		c.flushPending()
 		var err error
 		n, err = c.conn.Read(p)
 		if n == 0 {
@@ -392,10 +393,13 @@ func (c *Conn) consume(n int) {
 	c.rr += n
 	if c.rr == c.rw {
 		c.releaseReadBuf()
+		return
 	}
+	c.readAhead.Store(true)
 }
 
 func (c *Conn) releaseReadBuf() {
+	c.readAhead.Store(false)
 	if c.rbufp != nil {
 		putBuf(c.rclass, c.rbufp)
 		c.rbufp, c.rbuf = nil, nil
@@ -414,6 +418,7 @@ func (c *Conn) borrowReadBuf() {
 // buffer (see readFresh).
 func (c *Conn) fill(n int) error {
 	for c.rw-c.rr < n {
+		c.flushPending() // about to block: held answers go out first
 		if c.rbufp == nil {
 			if err := c.readFresh(); err != nil {
 				return c.readFailed(err)

@@ -86,21 +86,34 @@ func (c *Conn) acquireSlow(sem chan struct{}, deadline time.Time) error {
 	}
 }
 
-// writeLocked writes b, then extra (if any, with one writev where the
-// socket supports it), to the socket. The caller holds frameSem. A failed
-// write leaves the stream in an unknown state, so the error is sticky.
+// writeLocked writes the deferred frames (see deferFrame), then b, then
+// extra, with one writev where the socket supports it. The caller holds
+// frameSem. A failed write leaves the stream in an unknown state, so the
+// error is sticky.
 func (c *Conn) writeLocked(b, extra []byte) error {
 	if c.writeErr != nil {
 		return c.writeErr
 	}
+	iov := c.iov[:0]
+	for _, p := range [...][]byte{c.pend, b, extra} {
+		if len(p) > 0 {
+			iov = append(iov, p)
+		}
+	}
 	var err error
-	if len(extra) == 0 {
-		_, err = c.conn.Write(b)
-	} else {
-		c.iov[0], c.iov[1] = b, extra
-		c.bufs = c.iov[:]
+	switch len(iov) {
+	case 0:
+	case 1:
+		_, err = c.conn.Write(iov[0])
+	default:
+		c.bufs = iov
 		_, err = c.bufs.WriteTo(c.conn)
-		c.iov[0], c.iov[1] = nil, nil
+	}
+	c.iov = [3][]byte{}
+	if c.pendp != nil {
+		putBuf(c.wclass, c.pendp)
+		c.pendp, c.pend = nil, nil
+		c.pendN.Store(0)
 	}
 	if err != nil {
 		c.writeErr = err
@@ -118,7 +131,66 @@ func (c *Conn) writeFrame(buf, tail []byte) error {
 	if c.closeSent.Load() {
 		return ErrCloseSent
 	}
+	if tail == nil && c.readAhead.Load() && c.deferFrame(buf) {
+		return nil
+	}
 	return c.writeLocked(buf, tail)
+}
+
+// Write coalescing. A server that answers pipelined messages would make
+// one write per answer; instead, a small data frame written while the
+// connection's read buffer still holds bytes from the peer (so the reader
+// is about to return another message without blocking) is held back and
+// goes out with the next write: the answers to the messages of one read
+// leave in one write. A lone message is never held, because nothing is
+// buffered behind it. Held frames are written before the reader blocks
+// for more input, by any later write (data or control), by Close, and at
+// the latest coalesceDelay after they were held, so a handler that stops
+// reading does not strand them. A failure to write them surfaces, sticky,
+// on the next write.
+const coalesceDelay = time.Millisecond
+
+// deferFrame holds frame back when it fits the pending buffer. The caller
+// holds frameSem.
+func (c *Conn) deferFrame(frame []byte) bool {
+	if c.writeErr != nil || c.hixie != nil {
+		return false
+	}
+	if c.pendp == nil {
+		if len(frame) > 1<<(c.wclass+minClassShift)/2 {
+			return false
+		}
+		c.pendp = getBuf(c.wclass)
+		c.pend = (*c.pendp)[:0]
+	}
+	if len(c.pend)+len(frame) > cap(c.pend) {
+		return false
+	}
+	c.pend = append(c.pend, frame...)
+	c.pendN.Store(int32(len(c.pend)))
+	if c.flushTimer == nil {
+		c.flushTimer = time.AfterFunc(coalesceDelay, c.flushPending)
+	} else {
+		c.flushTimer.Reset(coalesceDelay)
+	}
+	return true
+}
+
+// flushPending writes held frames, unless a writer holds the socket: that
+// writer writes them first (writeLocked). It never blocks on the lock.
+func (c *Conn) flushPending() {
+	if c.pendN.Load() == 0 {
+		return
+	}
+	select {
+	case c.frameSem <- struct{}{}:
+	default:
+		return
+	}
+	if len(c.pend) > 0 {
+		c.writeLocked(nil, nil)
+	}
+	<-c.frameSem
 }
 
 // WriteMessage writes a whole message of the given type. Data messages
