@@ -4,6 +4,7 @@
 //	go run ./examples/echo                 # ws://localhost:8080/echo
 //	go run ./examples/echo -addr :9001     # all interfaces, port 9001
 //	go run ./examples/echo -hixie76        # also legacy draft-hixie-76 clients
+//	go run ./examples/echo -compress=false # no permessage-deflate
 //
 // It also serves a small test page at / that talks to /echo from a browser.
 // It is the server the Autobahn|Testsuite fuzzingclient runs against in CI;
@@ -40,8 +41,10 @@ var upgrader = websocket.Upgrader{}
 func main() {
 	addr := flag.String("addr", "localhost:8080", "address to listen on (host:port)")
 	hixie76 := flag.Bool("hixie76", false, "also accept legacy draft-hixie-76 clients on the same path (unmasked frames: see README)")
+	compress := flag.Bool("compress", true, "negotiate permessage-deflate (RFC 7692) with clients that offer it")
 	flag.Parse()
 	upgrader.EnableHixie76 = *hixie76
+	upgrader.EnableCompression = *compress
 	log.SetFlags(0)
 	if *hixie76 {
 		log.Print("echo: legacy draft-hixie-76 clients are accepted too")
