@@ -154,6 +154,18 @@ func TestChat_browser(t *testing.T) {
 	alice.WaitFor(`document.getElementById("log").innerText.includes("bob: hello from bob")`)
 	bob.WaitFor(`document.getElementById("log").innerText.includes("bob: hello from bob")`)
 
+	// The browser negotiated permessage-deflate, and a long line goes
+	// both ways compressed (over the 256-byte threshold).
+	var ext string
+	bob.Eval(`ws.extensions`, &ext)
+	if !strings.Contains(ext, "permessage-deflate") {
+		t.Errorf("negotiated extensions %q, want permessage-deflate", ext)
+	}
+	long := strings.Repeat("compressible chat text ", 18) // 414 bytes: over the threshold, under the chat's limit
+	bob.Type("#msg", long)
+	bob.Press("Enter")
+	alice.WaitFor(`document.getElementById("log").innerText.includes("bob: ` + strings.TrimSpace(long) + `")`)
+
 	// And alice answers.
 	alice.Type("#msg", "hi bob <b>not bold</b>")
 	alice.Press("Enter")

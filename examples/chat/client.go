@@ -41,7 +41,7 @@ const (
 // upgrader is shared by every request. The zero value refuses a browser
 // whose page came from another origin, which is what a chat served with
 // its own page wants.
-var upgrader = websocket.Upgrader{}
+var upgrader = websocket.Upgrader{EnableCompression: true}
 
 // client is one browser tab: its connection and the queue of messages on
 // the way to it. Two goroutines serve it: readPump (the HTTP handler's
