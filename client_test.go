@@ -277,3 +277,36 @@ func TestDialer_throughConnectProxy(t *testing.T) {
 	}
 	c.CloseHandshake(CloseNormalClosure, "")
 }
+
+// The client's reading of the server's permessage-deflate answer (RFC 7692
+// §7.1), roles swapped into deflateParams (server* = what the client sends).
+func TestClientAcceptDeflate(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		answer string
+		ok     bool
+		want   deflateParams
+	}{
+		{"permessage-deflate; server_no_context_takeover; client_no_context_takeover", true,
+			deflateParams{serverNoTakeover: true, clientNoTakeover: true, serverBits: 15, clientBits: 15}},
+		{"permessage-deflate; client_max_window_bits=12; server_max_window_bits=10", true,
+			deflateParams{serverNoTakeover: true, serverBits: 12, clientBits: 10}},
+		{"permessage-deflate; client_max_window_bits", false, deflateParams{}},
+		{"permessage-deflate; server_max_window_bits=16", false, deflateParams{}},
+		{"permessage-deflate; server_no_context_takeover=1", false, deflateParams{}},
+		{"permessage-deflate; x_custom", false, deflateParams{}},
+		{"permessage-deflate; server_no_context_takeover; server_no_context_takeover", false, deflateParams{}},
+		{"permessage-deflate, permessage-deflate", false, deflateParams{}},
+		{"x-webkit-deflate-frame", false, deflateParams{}},
+	}
+	for _, tt := range tests {
+		cfg, err := clientAcceptDeflate([]string{tt.answer})
+		if (err == nil) != tt.ok {
+			t.Errorf("%q: err %v, want ok=%v", tt.answer, err, tt.ok)
+			continue
+		}
+		if tt.ok && cfg.params != tt.want {
+			t.Errorf("%q: params %+v, want %+v", tt.answer, cfg.params, tt.want)
+		}
+	}
+}

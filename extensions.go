@@ -348,8 +348,9 @@ func windowBits(s string) (int, bool) {
 
 // clientDeflateOffer is what a Dialer with EnableCompression offers: no
 // context takeover in either direction, so neither side keeps a window
-// between messages (the offer gorilla's client makes too).
-const clientDeflateOffer = "permessage-deflate; server_no_context_takeover; client_no_context_takeover"
+// between messages, and client_max_window_bits, so the server may limit
+// the client's window (as browsers offer; some servers always answer it).
+const clientDeflateOffer = "permessage-deflate; server_no_context_takeover; client_no_context_takeover; client_max_window_bits"
 
 // clientAcceptDeflate checks the server's answer to clientDeflateOffer
 // (RFC 7692 §7.1) and returns the connection's parameters. deflateParams
@@ -384,13 +385,17 @@ func clientAcceptDeflate(lines []string) (deflateConfig, error) {
 				return bad("bad server_max_window_bits")
 			}
 			p.clientBits = bits
-		case "client_max_window_bits":
-			// §7.1.2.2: not offered, so the client must fail.
-			return bad("client_max_window_bits was not offered")
+		case "client_max_window_bits": // the window of our messages
+			k = 3
+			bits, ok := windowBits(x.value)
+			if !ok {
+				return bad("bad client_max_window_bits")
+			}
+			p.serverBits = bits
 		default:
 			return bad("unknown parameter " + quoteASCII(x.name))
 		}
-		if (k < 2 && x.hasValue) || seen[k] {
+		if (k < 2 && x.hasValue) || (k >= 2 && !x.hasValue) || seen[k] {
 			return bad("malformed parameter " + quoteASCII(x.name))
 		}
 		seen[k] = true
