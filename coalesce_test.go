@@ -128,3 +128,24 @@ func TestCoalesce_neverStrandsAnAnswer(t *testing.T) {
 		t.Fatal("held answer never written")
 	}
 }
+
+// Close writes a held answer before it closes the socket.
+func TestCoalesce_closeWritesHeldAnswer(t *testing.T) {
+	t.Parallel()
+	c, _, client := pipeConn(t)
+	br := bufio.NewReader(client)
+	go client.Write(append(clientFrame(opText, "one"), clientFrame(opText, "two")...))
+	mt, p, _ := c.ReadMessage() // "two" stays buffered: "one" is held
+	got := make(chan []string, 1)
+	go func() { got <- readFrames(t, br, 1) }()
+	c.WriteMessage(mt, p)
+	c.Close()
+	select {
+	case s := <-got:
+		if s[0] != "one" {
+			t.Fatalf("got %q", s)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("held answer lost on Close")
+	}
+}

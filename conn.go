@@ -86,11 +86,11 @@ type Conn struct {
 	cbuf       [maxHeaderSize + maxControlPayload]byte
 	iov        [3][]byte
 	bufs       net.Buffers
-	pendp      *[]byte      // borrowed buffer of frames held back (write.go)
-	pend       []byte       // the held frames
-	pendN      atomic.Int32 // len(pend), readable without frameSem
-	readAhead  atomic.Bool  // the read buffer holds unread bytes (a hint)
-	flushTimer *time.Timer
+	pendp      *[]byte                    // borrowed buffer of frames held back (write.go)
+	pend       []byte                     // the held frames
+	pendN      atomic.Int32               // len(pend), readable without frameSem
+	readAhead  atomic.Bool                // the read buffer holds unread bytes (a hint)
+	flushTimer atomic.Pointer[time.Timer] // made on the first held frame
 
 	closeReceived atomic.Bool
 	closed        chan struct{}
@@ -255,7 +255,7 @@ func (c *Conn) SetReadLimit(limit int64) { c.readLimit.Store(limit) }
 // [Conn.CloseHandshake] to close gracefully. Close is idempotent: later
 // calls return the first call's result.
 func (c *Conn) Close() error {
-	c.flushPending()
+	c.flushBeforeClose()
 	c.closeOnce.Do(func() {
 		c.closeErr = c.conn.Close()
 		close(c.closed)

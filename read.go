@@ -261,7 +261,7 @@ func (c *Conn) readPayload(p []byte) (int, error) {
 		n = copy(p, c.rbuf[c.rr:c.rw])
 		c.consume(n)
 	case len(p) >= 1<<(c.rclass+minClassShift):
-		c.flushPending()
+		c.kickFlush()
 		var err error
 		n, err = c.conn.Read(p)
 		if n == 0 {
@@ -418,7 +418,7 @@ func (c *Conn) borrowReadBuf() {
 // buffer (see readFresh).
 func (c *Conn) fill(n int) error {
 	for c.rw-c.rr < n {
-		c.flushPending() // about to block: held answers go out first
+		c.kickFlush() // about to block: held answers go out now
 		if c.rbufp == nil {
 			if err := c.readFresh(); err != nil {
 				return c.readFailed(err)

@@ -143,10 +143,11 @@ func (c *Conn) writeFrame(buf, tail []byte) error {
 // is about to return another message without blocking) is held back and
 // goes out with the next write: the answers to the messages of one read
 // leave in one write. A lone message is never held, because nothing is
-// buffered behind it. Held frames are written before the reader blocks
-// for more input, by any later write (data or control), by Close, and at
-// the latest coalesceDelay after they were held, so a handler that stops
-// reading does not strand them. A failure to write them surfaces, sticky,
+// buffered behind it. Held frames are written by any later write (data or
+// control), as soon as the reader is about to block for more input (by the
+// flush timer's goroutine, so the reader never blocks on a write), by Close
+// (for at most closeFlushWait), and at the latest coalesceDelay after they
+// were held, so a handler that stops reading does not strand them. A failure to write them surfaces, sticky,
 // on the next write.
 const coalesceDelay = time.Millisecond
 
@@ -168,12 +169,47 @@ func (c *Conn) deferFrame(frame []byte) bool {
 	}
 	c.pend = append(c.pend, frame...)
 	c.pendN.Store(int32(len(c.pend)))
-	if c.flushTimer == nil {
-		c.flushTimer = time.AfterFunc(coalesceDelay, c.flushPending)
+	if t := c.flushTimer.Load(); t != nil {
+		t.Reset(coalesceDelay)
 	} else {
-		c.flushTimer.Reset(coalesceDelay)
+		c.flushTimer.Store(time.AfterFunc(coalesceDelay, c.flushPending))
 	}
 	return true
+}
+
+// kickFlush has held frames written now, by the flush timer's goroutine:
+// the reader calls it before it blocks for input, and must not block on a
+// write itself (a peer that writes without reading would then deadlock
+// with it).
+func (c *Conn) kickFlush() {
+	if c.pendN.Load() != 0 {
+		if t := c.flushTimer.Load(); t != nil {
+			t.Reset(0)
+		}
+	}
+}
+
+// closeFlushWait bounds how long Close spends writing held frames.
+const closeFlushWait = 100 * time.Millisecond
+
+// flushBeforeClose writes held frames before Close closes the socket, for
+// at most closeFlushWait: a message WriteMessage accepted should not be
+// lost to the coalescing, but Close must not hang on a peer that does not
+// read.
+func (c *Conn) flushBeforeClose() {
+	if c.pendN.Load() == 0 {
+		return
+	}
+	select {
+	case c.frameSem <- struct{}{}:
+	default:
+		return // the writer holding the socket writes them first
+	}
+	if len(c.pend) > 0 {
+		c.conn.SetWriteDeadline(time.Now().Add(closeFlushWait))
+		c.writeLocked(nil, nil)
+	}
+	<-c.frameSem
 }
 
 // flushPending writes held frames, unless a writer holds the socket: that
