@@ -2,6 +2,7 @@ package websocket
 
 import (
 	"errors"
+	"net"
 	"time"
 	"unicode/utf8"
 )
@@ -74,7 +75,12 @@ func (c *Conn) CloseHandshake(code int, text string) error {
 	if c.closeReceived.Load() {
 		return nil
 	}
-	return c.readErrOrTimeout()
+	err = c.readErrOrTimeout()
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return errCloseTimeout // our deadline for the peer's answer passed
+	}
+	return err
 }
 
 // readErrOrTimeout reports why the read side ended without the peer's

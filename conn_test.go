@@ -269,8 +269,8 @@ func TestConn_closeHandshake(t *testing.T) {
 		})
 		cl := wstest.Dial(t, addr, "/", nil)
 		start := time.Now()
-		if err := <-result; err == nil {
-			t.Fatal("CloseHandshake returned nil without the peer's close")
+		if err := <-result; err != errCloseTimeout {
+			t.Fatalf("CloseHandshake without the peer's close: %v, want errCloseTimeout", err)
 		}
 		if d := time.Since(start); d > 3*time.Second {
 			t.Fatalf("waited %v", d)

@@ -106,10 +106,10 @@ func (c *Conn) ReadMessage() (messageType int, p []byte, err error) {
 	}
 	messageType = c.msgType
 	// Size the buffer from the frame header, exactly for a message in one
-	// frame, but let a peer that announces much more than it sends cost
-	// little more than it sends: beyond 1 MiB the buffer grows (by at most
-	// four times) as the bytes arrive.
-	const initialMax = 1 << 20
+	// frame of up to 64 KiB, but let a peer that announces much more than
+	// it sends cost little more than it sends: beyond 64 KiB the buffer
+	// grows (by at most four times) as the bytes arrive.
+	const initialMax = 64 << 10
 	size := min(c.fRemain, initialMax)
 	if !c.fFin {
 		size = max(size, 512)

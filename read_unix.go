@@ -33,6 +33,9 @@ func (c *Conn) readFreshRaw() error {
 	c.rawN, c.rawErr = 0, nil
 	if err := c.raw.Read(c.rawFn); err != nil {
 		c.releaseReadBuf()
+		if _, ok := err.(*net.OpError); ok {
+			return err // the net package described it already
+		}
 		return c.opError(err)
 	}
 	if c.rawN <= 0 {
