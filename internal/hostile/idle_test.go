@@ -1,0 +1,117 @@
+package hostile
+
+import (
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"runtime"
+	"testing"
+	"time"
+
+	websocket "github.com/hybi/websocket"
+	"github.com/hybi/websocket/internal/hixieclient"
+	"github.com/hybi/websocket/internal/leakcheck"
+	"github.com/hybi/websocket/internal/wstest"
+)
+
+// An attacker's cheapest weapon is many connections that upgrade and then
+// say nothing. An idle connection holds no read or write buffer and no
+// compression state, whatever protocol it speaks: what it costs beyond a
+// bare hijacked net/http connection (whose handler goroutine keeps the
+// request and net/http's own buffers) is a few small structures.
+func TestIdleConnections_memoryPerConnection(t *testing.T) {
+	const n = 300
+	baseline := idleCost(t, n, "hijack", func() string { return hijackServer(t) })
+	t.Logf("per idle connection, bare hijack: heap %d B, stacks %d B", baseline.heap, baseline.stack)
+	for _, kind := range []string{"rfc6455", "permessage-deflate", "hixie76"} {
+		t.Run(kind, func(t *testing.T) {
+			leakcheck.Check(t)
+			up := &websocket.Upgrader{EnableCompression: true, EnableHixie76: true}
+			cost := idleCost(t, n, kind, func() string { return startServer(t, up, nil, readAll).addr })
+			extra := cost.heap - baseline.heap
+			t.Logf("per idle %s connection: heap %d B (%+d B over a bare hijack), stacks %d B", kind, cost.heap, extra, cost.stack)
+			// A 4 KiB read buffer held per connection would show as
+			// more than this.
+			if extra > 3<<10 {
+				t.Errorf("each idle %s connection holds %d bytes of heap more than a bare hijacked connection, want at most 3 KiB", kind, extra)
+			}
+		})
+	}
+}
+
+type perConn struct{ heap, stack int64 }
+
+// idleCost starts a server, opens n idle connections of kind to it and
+// returns the heap and stack each one costs the process (server and
+// client ends).
+func idleCost(t *testing.T, n int, kind string, start func() string) perConn {
+	t.Helper()
+	addr := start()
+	// One connection first, so that pools and first-use allocations are
+	// not counted.
+	dialIdle(t, addr, kind)
+	time.Sleep(50 * time.Millisecond)
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	for i := 0; i < n; i++ {
+		dialIdle(t, addr, kind)
+	}
+	time.Sleep(200 * time.Millisecond) // every handler now waits for bytes
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	return perConn{
+		heap:  (int64(after.HeapAlloc) - int64(before.HeapAlloc)) / int64(n),
+		stack: (int64(after.StackInuse) - int64(before.StackInuse)) / int64(n),
+	}
+}
+
+// hijackServer is the baseline: a handler that takes the connection over
+// and waits for a byte.
+func hijackServer(t *testing.T) string {
+	t.Helper()
+	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		nc, _, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			return
+		}
+		defer nc.Close()
+		nc.Write([]byte("HTTP/1.1 101 Switching Protocols\r\n\r\n"))
+		var b [1]byte
+		nc.Read(b[:])
+	}))
+	t.Cleanup(hs.Close)
+	return hs.Listener.Addr().String()
+}
+
+// dialIdle opens a connection of the given kind and leaves it idle; the
+// test's cleanup closes it.
+func dialIdle(t *testing.T, addr, kind string) {
+	t.Helper()
+	switch kind {
+	case "rfc6455":
+		wstest.Dial(t, addr, "/", nil)
+	case "permessage-deflate":
+		dialDeflate(t, addr)
+	case "hixie76":
+		nc, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { nc.Close() })
+		if _, err := hixieclient.Handshake(nc, hixieclient.Options{Host: addr}); err != nil {
+			t.Fatal(err)
+		}
+	case "hijack":
+		nc, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { nc.Close() })
+		if _, err := nc.Write([]byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n")); err != nil {
+			t.Fatal(err)
+		}
+		var b [64]byte
+		nc.Read(b[:])
+	}
+}
