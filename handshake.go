@@ -170,25 +170,35 @@ func validHeaderValue(s string) bool {
 // appendResponse appends the 101 response of RFC 6455 §4.2.2. extra holds
 // the caller's headers, already validated; reserved names were removed.
 func appendResponse(b []byte, acceptKey, subprotocol, extensions string, extra http.Header) []byte {
-	b = append(b, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: "...)
-	b = append(b, acceptKey...)
-	b = append(b, "\r\n"...)
-	if subprotocol != "" {
-		b = append(b, "Sec-WebSocket-Protocol: "...)
-		b = append(b, subprotocol...)
-		b = append(b, "\r\n"...)
+	b = append(b, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"...)
+	b = appendHeaderLine(b, "Sec-WebSocket-Accept", acceptKey)
+	b = appendHeaderLine(b, "Sec-WebSocket-Protocol", subprotocol)
+	b = appendHeaderLine(b, "Sec-WebSocket-Extensions", extensions)
+	return appendHeaderBlockEnd(b, extra)
+}
+
+// appendHeaderLine appends "name: value\r\n", or nothing for an empty
+// value.
+func appendHeaderLine(b []byte, name, value string) []byte {
+	if value == "" {
+		return b
 	}
-	if extensions != "" {
-		b = append(b, "Sec-WebSocket-Extensions: "...)
-		b = append(b, extensions...)
-		b = append(b, "\r\n"...)
-	}
+	return appendField(b, name, value)
+}
+
+func appendField(b []byte, name, value string) []byte {
+	b = append(b, name...)
+	b = append(b, ": "...)
+	b = append(b, value...)
+	return append(b, "\r\n"...)
+}
+
+// appendHeaderBlockEnd appends the caller's extra headers (validated by
+// checkResponseHeader) and the blank line that ends the header block.
+func appendHeaderBlockEnd(b []byte, extra http.Header) []byte {
 	for k, vs := range extra {
 		for _, v := range vs {
-			b = append(b, k...)
-			b = append(b, ": "...)
-			b = append(b, v...)
-			b = append(b, "\r\n"...)
+			b = appendField(b, k, v) // an empty value is the caller's choice
 		}
 	}
 	return append(b, "\r\n"...)

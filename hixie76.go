@@ -187,28 +187,10 @@ func hixieLocation(r *http.Request) string {
 // byte for byte. origin and subprotocol are left out when empty.
 func appendHixieResponse(b []byte, origin, location, subprotocol string, extra http.Header) []byte {
 	b = append(b, "HTTP/1.1 101 WebSocket Protocol Handshake\r\nUpgrade: WebSocket\r\nConnection: Upgrade\r\n"...)
-	if origin != "" {
-		b = append(b, "Sec-WebSocket-Origin: "...)
-		b = append(b, origin...)
-		b = append(b, "\r\n"...)
-	}
-	b = append(b, "Sec-WebSocket-Location: "...)
-	b = append(b, location...)
-	b = append(b, "\r\n"...)
-	if subprotocol != "" {
-		b = append(b, "Sec-WebSocket-Protocol: "...)
-		b = append(b, subprotocol...)
-		b = append(b, "\r\n"...)
-	}
-	for k, vs := range extra {
-		for _, v := range vs {
-			b = append(b, k...)
-			b = append(b, ": "...)
-			b = append(b, v...)
-			b = append(b, "\r\n"...)
-		}
-	}
-	return append(b, "\r\n"...)
+	b = appendHeaderLine(b, "Sec-WebSocket-Origin", origin)
+	b = appendHeaderLine(b, "Sec-WebSocket-Location", location)
+	b = appendHeaderLine(b, "Sec-WebSocket-Protocol", subprotocol)
+	return appendHeaderBlockEnd(b, extra)
 }
 
 // upgradeHixie76 is Upgrade for a request that isHixie76 picked.
