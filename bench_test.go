@@ -250,6 +250,53 @@ func BenchmarkWritePreparedMessage(b *testing.B) {
 	}
 }
 
+// BenchmarkWritePreparedMessages compares sending 8 queued messages to
+// each of 64 connections one call each with one batched call (one writev).
+// Bytes are per delivered message.
+func BenchmarkWritePreparedMessages(b *testing.B) {
+	const conns, queued = 64, 8
+	ready := make(chan *Conn, conns)
+	addr := benchServer(b, func(c *Conn) {
+		ready <- c
+		c.ReadMessage()
+	})
+	var server []*Conn
+	for i := 0; i < conns; i++ {
+		cl := dialBench(b, addr, 0)
+		go io.Copy(io.Discard, cl.br)
+		server = append(server, <-ready)
+	}
+	var batch []*PreparedMessage
+	for i := 0; i < queued; i++ {
+		pm, _ := NewPreparedMessage(TextMessage, make([]byte, 125))
+		batch = append(batch, pm)
+	}
+	b.Run("one-by-one", func(b *testing.B) {
+		b.SetBytes(125)
+		b.ReportAllocs()
+		for i := 0; i < b.N; i += conns * queued {
+			for _, c := range server {
+				for _, pm := range batch {
+					if err := c.WritePreparedMessage(pm); err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
+		}
+	})
+	b.Run("batched", func(b *testing.B) {
+		b.SetBytes(125)
+		b.ReportAllocs()
+		for i := 0; i < b.N; i += conns * queued {
+			for _, c := range server {
+				if err := c.WritePreparedMessages(batch...); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
+	})
+}
+
 // BenchmarkUpgrade measures an opening handshake over loopback, client and
 // TCP connect included.
 func BenchmarkUpgrade(b *testing.B) {

@@ -7,6 +7,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/hybi/websocket/internal/wstest"
 )
 
 // countingConn counts the Write calls that reach the socket.
@@ -147,5 +149,37 @@ func TestCoalesce_closeWritesHeldAnswer(t *testing.T) {
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("held answer lost on Close")
+	}
+}
+
+// WritePreparedMessages sends a batch in order, in one write where the
+// socket has writev, and falls back per message for control messages.
+func TestWritePreparedMessages_batchInOrder(t *testing.T) {
+	t.Parallel()
+	result := make(chan error, 1)
+	addr := serve(t, &Upgrader{}, func(c *Conn) {
+		var batch []*PreparedMessage
+		for _, s := range []string{"one", "two", "three"} {
+			pm, _ := NewPreparedMessage(TextMessage, []byte(s))
+			batch = append(batch, pm)
+		}
+		ping, _ := NewPreparedMessage(PingMessage, []byte("p"))
+		err := c.WritePreparedMessages(batch...)
+		if err == nil {
+			err = c.WritePreparedMessages(append(batch[:1:1], ping, batch[2])...)
+		}
+		result <- err
+		c.ReadMessage()
+	})
+	cl := wstest.Dial(t, addr, "/", nil)
+	for _, want := range []string{"one", "two", "three", "one"} {
+		cl.ExpectMessage(wstest.OpText, []byte(want))
+	}
+	if op, p := cl.ReadMessage(); op != wstest.OpPing || string(p) != "p" {
+		t.Fatalf("got %#x %q, want the ping", op, p)
+	}
+	cl.ExpectMessage(wstest.OpText, []byte("three"))
+	if err := <-result; err != nil {
+		t.Fatal(err)
 	}
 }

@@ -60,3 +60,43 @@ func (c *Conn) WritePreparedMessage(pm *PreparedMessage) error {
 	defer func() { <-c.msgSem }()
 	return c.writeFrame(c.preparedFrame(pm), nil)
 }
+
+// WritePreparedMessages writes the messages in order, as as many
+// WritePreparedMessage calls would, but with one write to the socket (a
+// writev) where it can: a broadcaster that finds several messages queued
+// for a connection sends them with one system call instead of one each.
+// It holds the message slot for the whole batch. Control messages in the
+// batch, hixie-76 and client connections fall back to one write per
+// message.
+func (c *Conn) WritePreparedMessages(pms ...*PreparedMessage) error {
+	batch := c.hixie == nil && !c.isClient && len(pms) > 1
+	for _, pm := range pms {
+		if pm.messageType != TextMessage && pm.messageType != BinaryMessage {
+			batch = false
+		}
+	}
+	if !batch {
+		for _, pm := range pms {
+			if err := c.WritePreparedMessage(pm); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	if err := c.acquireMsg(); err != nil {
+		return err
+	}
+	defer func() { <-c.msgSem }()
+	if err := c.lockFrame(c.currentWriteDeadline()); err != nil {
+		return err
+	}
+	defer func() { <-c.frameSem }()
+	if c.closeSent.Load() {
+		return ErrCloseSent
+	}
+	frames := make([][]byte, 0, len(pms))
+	for _, pm := range pms {
+		frames = append(frames, c.preparedFrame(pm))
+	}
+	return c.writeVecLocked(frames)
+}

@@ -62,6 +62,10 @@
 // them with [Conn.SetPingHandler], [Conn.SetPongHandler] and
 // [Conn.SetCloseHandler]. [Conn.WriteControl] sends a control message.
 //
+// A [PreparedMessage] is framed (and compressed) once and written to many
+// connections; [Conn.WritePreparedMessages] sends the messages queued for
+// one connection with a single system call.
+//
 // [Conn.CloseHandshake] runs the whole closing handshake: it sends a close
 // message, waits a bounded time for the peer's, then closes the socket.
 // [Conn.Close] closes the socket at once, as in gorilla.

@@ -110,15 +110,40 @@ func (c *Conn) writeLocked(b, extra []byte) error {
 		_, err = c.bufs.WriteTo(c.conn)
 	}
 	c.iov = [3][]byte{}
+	c.releasePend()
+	if err != nil {
+		c.writeErr = err
+	}
+	return err
+}
+
+// writeVecLocked writes the held frames and then frames, with one writev
+// where the socket supports it. The caller holds frameSem.
+func (c *Conn) writeVecLocked(frames [][]byte) error {
+	if c.writeErr != nil {
+		return c.writeErr
+	}
+	bufs := make(net.Buffers, 0, len(frames)+1)
+	if len(c.pend) > 0 {
+		bufs = append(bufs, c.pend)
+	}
+	bufs = append(bufs, frames...)
+	_, err := bufs.WriteTo(c.conn)
+	c.releasePend()
+	if err != nil {
+		c.writeErr = err
+	}
+	return err
+}
+
+// releasePend gives back the buffer of held frames once they were written
+// (or the write failed: the error is sticky).
+func (c *Conn) releasePend() {
 	if c.pendp != nil {
 		putBuf(c.wclass, c.pendp)
 		c.pendp, c.pend = nil, nil
 		c.pendN.Store(0)
 	}
-	if err != nil {
-		c.writeErr = err
-	}
-	return err
 }
 
 // writeFrame sends one data frame made of buf (header already in place)

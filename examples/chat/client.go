@@ -124,13 +124,29 @@ func (c *client) readPump(hb *websocket.Heartbeat) {
 	}
 }
 
-// writePump writes the messages the hub queues for the browser. It
-// returns when the hub closes the queue: the client left, was too slow,
+// writePump writes the messages the hub queues for the browser, all those
+// already queued in one write (WritePreparedMessages). It returns when the
+// hub closes the queue: the client left, was too slow,
 // or the server is shutting down.
 func (c *client) writePump() {
+	batch := make([]*websocket.PreparedMessage, 0, sendQueue)
 	for pm := range c.send {
+		// Whatever else is already queued goes out in the same write.
+		batch = append(batch[:0], pm)
+	drain:
+		for len(batch) < cap(batch) {
+			select {
+			case more, ok := <-c.send:
+				if !ok {
+					break drain
+				}
+				batch = append(batch, more)
+			default:
+				break drain
+			}
+		}
 		c.conn.SetWriteDeadline(time.Now().Add(writeWait))
-		if err := c.conn.WritePreparedMessage(pm); err != nil {
+		if err := c.conn.WritePreparedMessages(batch...); err != nil {
 			// The connection is failing; closing it ends readPump,
 			// which unregisters the client.
 			c.conn.Close()
