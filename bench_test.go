@@ -167,35 +167,8 @@ func benchServer(b *testing.B, handler func(c *Conn)) string {
 // BenchmarkEcho measures one echoed message per iteration over loopback
 // TCP, client included.
 func BenchmarkEcho(b *testing.B) {
-	messageEcho := func(c *Conn) {
-		for {
-			mt, p, err := c.ReadMessage()
-			if err != nil {
-				return
-			}
-			if c.WriteMessage(mt, p) != nil {
-				return
-			}
-		}
-	}
-	streamEcho := func(c *Conn) {
-		for {
-			mt, r, err := c.NextReader()
-			if err != nil {
-				return
-			}
-			w, err := c.NextWriter(mt)
-			if err != nil {
-				return
-			}
-			if _, err := io.Copy(w, r); err != nil {
-				return
-			}
-			if w.Close() != nil {
-				return
-			}
-		}
-	}
+	messageEcho := func(c *Conn) { echoLoop(c, false) }
+	streamEcho := func(c *Conn) { echoLoop(c, true) }
 	for _, mode := range []struct {
 		name    string
 		handler func(*Conn)

@@ -27,15 +27,7 @@ func echoServer(t *testing.T, u *Upgrader, tlsOn bool) (string, *httptest.Server
 			return
 		}
 		defer c.Close()
-		for {
-			mt, p, err := c.ReadMessage()
-			if err != nil {
-				return
-			}
-			if err := c.WriteMessage(mt, p); err != nil {
-				return
-			}
-		}
+		echoLoop(c, false)
 	})
 	var srv *httptest.Server
 	if tlsOn {

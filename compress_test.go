@@ -370,35 +370,6 @@ func pmdText(r *rand.Rand, n int) []byte {
 	return b
 }
 
-func pmdEcho(c *Conn, stream bool) {
-	for {
-		if !stream {
-			mt, p, err := c.ReadMessage()
-			if err != nil {
-				return
-			}
-			if c.WriteMessage(mt, p) != nil {
-				return
-			}
-			continue
-		}
-		mt, r, err := c.NextReader()
-		if err != nil {
-			return
-		}
-		w, err := c.NextWriter(mt)
-		if err != nil {
-			return
-		}
-		if _, err := io.Copy(w, r); err != nil {
-			return
-		}
-		if w.Close() != nil {
-			return
-		}
-	}
-}
-
 // ---- round trips ----
 
 func TestCompress_roundTripAgainstFlate(t *testing.T) {
@@ -409,7 +380,7 @@ func TestCompress_roundTripAgainstFlate(t *testing.T) {
 			t.Run(fmt.Sprintf("stream=%v/takeover=%v", stream, !p.serverNoTakeover), func(t *testing.T) {
 				t.Parallel()
 				c, nc := pmdPair(t, p, DefaultCompressionThreshold, 0)
-				go pmdEcho(c, stream)
+				go echoLoop(c, stream)
 				br := bufio.NewReader(nc)
 				rng := rand.New(rand.NewPCG(1, 2))
 				def := pmdDeflater{takeover: !p.clientNoTakeover}
@@ -453,7 +424,7 @@ func TestCompress_roundTripAgainstFlate(t *testing.T) {
 func TestCompress_fragmentedWithControl(t *testing.T) {
 	t.Parallel()
 	c, nc := pmdPair(t, pmdNoTakeover, DefaultCompressionThreshold, 0)
-	go pmdEcho(c, false)
+	go echoLoop(c, false)
 	br := bufio.NewReader(nc)
 	nc.SetDeadline(time.Now().Add(10 * time.Second))
 	msg := pmdText(rand.New(rand.NewPCG(3, 4)), 3000)
@@ -733,7 +704,7 @@ func TestCompress_contextTakeover1000(t *testing.T) {
 			// Level 1 (deflateFast) keeps no history for messages under
 			// 128 bytes and little otherwise; level 2 uses the window.
 			c.SetCompressionLevel(2)
-			go pmdEcho(c, false)
+			go echoLoop(c, false)
 			br := bufio.NewReader(nc)
 			nc.SetDeadline(time.Now().Add(30 * time.Second))
 			def := pmdDeflater{takeover: !p.clientNoTakeover, level: flate.DefaultCompression}

@@ -113,15 +113,7 @@ func handshakeServer(t *testing.T, u *Upgrader, responseHeader http.Header) (add
 			return
 		}
 		defer c.Close()
-		for {
-			mt, p, err := c.ReadMessage()
-			if err != nil {
-				return
-			}
-			if err := c.WriteMessage(mt, p); err != nil {
-				return
-			}
-		}
+		echoLoop(c, false)
 	}))
 	t.Cleanup(srv.Close)
 	return strings.TrimPrefix(srv.URL, "http://"), errs
