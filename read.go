@@ -541,6 +541,10 @@ func (c *Conn) defaultPingHandler(appData string) error {
 	return err
 }
 
+// ignorePong is the default pong handler: unsolicited pongs are allowed
+// and ignored (RFC 6455 §5.5.3).
+func ignorePong(string) error { return nil }
+
 // SetPongHandler sets the handler called, from the reading goroutine, for
 // each pong from the peer. A nil h restores the default, which does
 // nothing.
@@ -556,7 +560,7 @@ func (c *Conn) PongHandler() func(appData string) error {
 	h := c.pongHandler
 	c.handlerMu.Unlock()
 	if h == nil {
-		return func(string) error { return nil }
+		return ignorePong
 	}
 	return h
 }
