@@ -16,7 +16,6 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -262,17 +261,4 @@ func opName(op byte) string {
 		return "binary"
 	}
 	return fmt.Sprintf("op%#x", op)
-}
-
-// hexName turns invalid UTF-8 into a readable subtest name.
-func hexName(s string) string {
-	var b strings.Builder
-	for _, r := range []byte(s) {
-		if r >= 0x80 || r < 0x20 {
-			fmt.Fprintf(&b, "x%02X", r)
-		} else {
-			b.WriteByte(r)
-		}
-	}
-	return b.String()
 }
