@@ -2,10 +2,12 @@ package websocket
 
 import (
 	"bufio"
+	"errors"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -223,9 +225,10 @@ func BenchmarkWritePreparedMessage(b *testing.B) {
 	}
 }
 
-// BenchmarkWritePreparedMessages compares sending 8 queued messages to
-// each of 64 connections one call each with one batched call (one writev).
-// Bytes are per delivered message.
+// BenchmarkWritePreparedMessages compares sending 8 messages to each of 64
+// connections one call each, with one batched call per connection (one
+// writev), and through the connections' send queues. Bytes are per
+// delivered message.
 func BenchmarkWritePreparedMessages(b *testing.B) {
 	const conns, queued = 64, 8
 	ready := make(chan *Conn, conns)
@@ -265,6 +268,33 @@ func BenchmarkWritePreparedMessages(b *testing.B) {
 				if err := c.WritePreparedMessages(batch...); err != nil {
 					b.Fatal(err)
 				}
+			}
+		}
+	})
+	// queued: a broadcaster's loop, message by message over every
+	// connection, handing each to the connection's send queue.
+	b.Run("queued", func(b *testing.B) {
+		b.SetBytes(125)
+		b.ReportAllocs()
+		for i := 0; i < b.N; i += conns * queued {
+			for _, pm := range batch {
+				for _, c := range server {
+					for {
+						err := c.QueuePreparedMessage(pm)
+						if err == nil {
+							break
+						}
+						if !errors.Is(err, ErrQueueFull) {
+							b.Fatal(err)
+						}
+						runtime.Gosched()
+					}
+				}
+			}
+		}
+		for _, c := range server {
+			for c.QueueLen() > 0 {
+				runtime.Gosched()
 			}
 		}
 	})

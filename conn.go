@@ -79,6 +79,7 @@ type Conn struct {
 	curWr         int
 	compressLevel atomic.Int32
 	compressWrite atomic.Bool
+	queue         atomic.Pointer[sendQueue] // QueuePreparedMessage (queue.go); nil until used
 
 	// Guarded by frameSem.
 	writeErr   error

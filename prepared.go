@@ -69,6 +69,12 @@ func (c *Conn) WritePreparedMessage(pm *PreparedMessage) error {
 // batch, hixie-76 and client connections fall back to one write per
 // message.
 func (c *Conn) WritePreparedMessages(pms ...*PreparedMessage) error {
+	return c.writePreparedBatch(pms, nil)
+}
+
+// writePreparedBatch is WritePreparedMessages; frames, when not nil, is a
+// frame list to reuse.
+func (c *Conn) writePreparedBatch(pms []*PreparedMessage, frames *[][]byte) error {
 	batch := c.hixie == nil && !c.isClient && len(pms) > 1
 	for _, pm := range pms {
 		if pm.messageType != TextMessage && pm.messageType != BinaryMessage {
@@ -94,9 +100,18 @@ func (c *Conn) WritePreparedMessages(pms ...*PreparedMessage) error {
 	if c.closeSent.Load() {
 		return ErrCloseSent
 	}
-	frames := make([][]byte, 0, len(pms))
-	for _, pm := range pms {
-		frames = append(frames, c.preparedFrame(pm))
+	var list [][]byte
+	if frames != nil {
+		list = (*frames)[:0]
 	}
-	return c.writeVecLocked(frames)
+	list = append(list, nil) // room for the held frames, see writeVecLocked
+	for _, pm := range pms {
+		list = append(list, c.preparedFrame(pm))
+	}
+	err := c.writeVecLocked(list)
+	if frames != nil {
+		clear(list)
+		*frames = list[:0]
+	}
+	return err
 }

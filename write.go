@@ -117,17 +117,18 @@ func (c *Conn) writeLocked(b, extra []byte) error {
 	return err
 }
 
-// writeVecLocked writes the held frames and then frames, with one writev
-// where the socket supports it. The caller holds frameSem.
+// writeVecLocked writes the held frames and then frames[1:], with one
+// writev where the socket supports it; frames[0] is scratch room for the
+// held frames. The caller holds frameSem.
 func (c *Conn) writeVecLocked(frames [][]byte) error {
 	if c.writeErr != nil {
 		return c.writeErr
 	}
-	bufs := make(net.Buffers, 0, len(frames)+1)
+	bufs := net.Buffers(frames[1:])
 	if len(c.pend) > 0 {
-		bufs = append(bufs, c.pend)
+		frames[0] = c.pend
+		bufs = frames
 	}
-	bufs = append(bufs, frames...)
 	_, err := bufs.WriteTo(c.conn)
 	c.releasePend()
 	if err != nil {

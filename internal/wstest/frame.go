@@ -178,6 +178,10 @@ const MaxReadPayload = 64 << 20
 // errFrameTooBig is returned by readFrame for lengths over MaxReadPayload.
 var errFrameTooBig = errors.New("wstest: frame payload over MaxReadPayload")
 
+// ReadFrameFrom reads one frame from r, for tests that hold the raw
+// socket rather than a Client; see readFrame.
+func ReadFrameFrom(r io.Reader) (Frame, error) { return readFrame(r) }
+
 // readFrame reads one frame from r. It unmasks a masked payload and records
 // the length form in LenEncoding. It does not judge the frame: callers check
 // RSV, opcode and lengths themselves.

@@ -52,6 +52,7 @@ func main() {
 		window     = flag.Int("window", 8, "pipelined echo messages in flight per connection")
 		receivers  = flag.String("receivers", "100,1000", "broadcast receiver counts")
 		bcastSize  = flag.Int("bsize", 125, "broadcast payload size")
+		bWindow    = flag.Int("bwindow", 16, "broadcast messages in flight in the pipelined broadcast rows (1: none)")
 		idleConns  = flag.Int("idle", 10000, "connections in the idle memory scenario")
 		idleSize   = flag.Int("idlesize", 1024, "payload of the one message per idle connection")
 		reps       = flag.Int("reps", 3, "repetitions of every CPU cell (libraries interleaved in rotation)")
@@ -132,7 +133,10 @@ func main() {
 	}
 	if kinds["broadcast"] {
 		for _, n := range splitInts(*receivers) {
-			scens = append(scens, scenario{kind: "broadcast", conns: n, size: *bcastSize})
+			scens = append(scens, scenario{kind: "broadcast", conns: n, size: *bcastSize, window: 1})
+			if *bWindow > 1 {
+				scens = append(scens, scenario{kind: "broadcast", conns: n, size: *bcastSize, window: *bWindow})
+			}
 		}
 	}
 	if kinds["upgrade"] {

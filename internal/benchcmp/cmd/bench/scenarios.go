@@ -26,6 +26,9 @@ func (s scenario) rows() []string {
 	case "pipeline":
 		return []string{fmt.Sprintf("pipelined %s×%s, %d in flight", s.connLabel(), sizeLabel(s.size), s.window)}
 	case "broadcast":
+		if s.window > 1 {
+			return []string{fmt.Sprintf("broadcast 1→%d, %s, %d in flight", s.conns, sizeLabel(s.size), s.window)}
+		}
 		return []string{fmt.Sprintf("broadcast 1→%d, %s", s.conns, sizeLabel(s.size))}
 	case "upgrade":
 		return []string{"upgrade (handshake + close)"}
@@ -311,9 +314,13 @@ func (e *echoer) run(n int) error {
 }
 
 // runBroadcast is the broadcast scenario: s.conns receivers and one sender.
-// The sender sends one message at a time and waits until every receiver has
-// it. Receivers check each message's length, payload and that sequence
-// numbers arrive in order without gaps.
+// With a window of 1 the sender sends one message at a time and waits
+// until every receiver has it, so nothing ever queues on the server. With
+// a window of w the sender keeps going while the receivers as a whole are
+// at most w messages behind (as a chat or market-data feed does), so
+// messages can queue per connection on the server. Receivers check each
+// message's length, payload and that sequence numbers arrive in order
+// without gaps.
 func (r *runner) runBroadcast(s scenario) (outcome, error) {
 	conns, err := r.dialMany(s.conns+1, 4<<10)
 	if err != nil {
@@ -402,19 +409,38 @@ func (r *runner) runBroadcast(s scenario) (outcome, error) {
 	count := max(r.cfg.deliveries/int64(len(receivers)), 20)
 	return r.measure(func() (int64, error) {
 		base := delivered.Load()
+		window := int64(max(s.window, 1))
+		// wait returns once the receivers have k messages each in total
+		// (counted over all of them) since base.
+		wait := func(k int64) error {
+			want := base + k*int64(len(receivers))
+			target.Store(want)
+			for give := time.Now().Add(10 * time.Second); delivered.Load() < want; {
+				select {
+				case <-reached:
+				case <-time.After(time.Millisecond): // a signal for an older target was taken
+				}
+				if fe.get() != nil {
+					return fe.get()
+				}
+				if time.Now().After(give) {
+					return fmt.Errorf("broadcast: %d of %d deliveries of message %d", delivered.Load()-base-(k-1)*int64(len(receivers)), len(receivers), seq)
+				}
+			}
+			return nil
+		}
 		for k := int64(1); k <= count; k++ {
-			target.Store(base + k*int64(len(receivers)))
+			if k > window {
+				if err := wait(k - window); err != nil {
+					return 0, err
+				}
+			}
 			if err := send(); err != nil {
 				return 0, err
 			}
-			select {
-			case <-reached:
-			case <-time.After(10 * time.Second):
-				if fe.get() != nil {
-					return 0, fe.get()
-				}
-				return 0, fmt.Errorf("broadcast: %d of %d receivers got message %d", delivered.Load()-base-(k-1)*int64(len(receivers)), len(receivers), seq)
-			}
+		}
+		if err := wait(count); err != nil {
+			return 0, err
 		}
 		return count * int64(len(receivers)), fe.get()
 	})

@@ -22,8 +22,10 @@ func init() {
 // connection to a goroutine of its own and returns, so net/http's
 // per-request state is freed; the goroutine echoes each message by
 // streaming it from NextReader to NextWriter (io.Copy, no allocation, no
-// buffer held between messages). Broadcast is as in serveHybi, from that
-// goroutine.
+// buffer held between messages). Broadcast frames each message once
+// (PreparedMessage) and hands it to every other connection's send queue
+// (QueuePreparedMessage): the sender never waits for a receiver, and the
+// messages that pile up on a connection leave in one writev.
 func serveHybiStream(ln net.Listener, broadcast bool) error {
 	var up websocket.Upgrader
 	var clients hub[*websocket.Conn]
@@ -46,7 +48,11 @@ func serveHybiStream(ln net.Listener, broadcast bool) error {
 					if err != nil {
 						return
 					}
-					clients.others(c, func(o *websocket.Conn) { _ = o.WritePreparedMessage(pm) })
+					clients.others(c, func(o *websocket.Conn) {
+						if o.QueuePreparedMessage(pm) != nil {
+							o.Close() // too slow or gone
+						}
+					})
 				}
 			}
 			for {
