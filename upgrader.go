@@ -3,6 +3,7 @@ package websocket
 import (
 	"bufio"
 	"errors"
+	"net"
 	"net/http"
 	"strconv"
 	"time"
@@ -125,11 +126,47 @@ type Upgrader struct {
 // are cleared, and bytes the client sent right behind its request are
 // delivered as the first frames.
 func (u *Upgrader) Upgrade(w http.ResponseWriter, r *http.Request, responseHeader http.Header) (*Conn, error) {
+	// Upgrade's own frame is kept small: net/http's Hijack runs beneath it
+	// on the connection's goroutine, whose stack is still small, and a
+	// large frame here makes that goroutine grow (copy) its stack on every
+	// upgrade. The checks and the response are in functions of their own.
+	p, err := u.prepare(w, r, responseHeader)
+	if p == nil {
+		if err == errUseHixie76 {
+			return u.upgradeHixie76(w, r, responseHeader)
+		}
+		return nil, err
+	}
+	var netConn net.Conn
+	var brw *bufio.ReadWriter
+	if h, ok := w.(http.Hijacker); ok {
+		netConn, brw, err = h.Hijack()
+	} else {
+		netConn, brw, err = http.NewResponseController(w).Hijack()
+	}
+	if err != nil {
+		return nil, u.refuse(w, r, http.StatusInternalServerError, errors.New("websocket: cannot take over the connection: "+err.Error()))
+	}
+	return u.finish(netConn, brw, p)
+}
+
+// upgradeParams is what prepare settles before the connection is taken over.
+type upgradeParams struct {
+	key, subprotocol, extensions string
+	extra                        http.Header
+	deflate                      deflateConfig
+}
+
+// prepare checks the request and settles the response; nil and
+// errUseHixie76 hand over to upgradeHixie76.
+//
+//go:noinline
+func (u *Upgrader) prepare(w http.ResponseWriter, r *http.Request, responseHeader http.Header) (*upgradeParams, error) {
 	if status, err := checkUpgradeRequest(r); err != nil {
 		return nil, u.refuse(w, r, status, err)
 	}
 	if isHixie76(r.Header) {
-		return u.upgradeHixie76(w, r, responseHeader)
+		return nil, errUseHixie76
 	}
 	req, status, err := checkRequest(r.Header)
 	if err != nil {
@@ -142,32 +179,35 @@ func (u *Upgrader) Upgrade(w http.ResponseWriter, r *http.Request, responseHeade
 	if !checkOrigin(r) {
 		return nil, u.refuse(w, r, http.StatusForbidden, errors.New("websocket: request origin not allowed by Upgrader.CheckOrigin"))
 	}
-
-	subprotocol := selectSubprotocol(u.Subprotocols, Subprotocols(r))
-	deflate, extensions := u.negotiateCompression(r.Header["Sec-Websocket-Extensions"])
-	extra := responseHeader
+	p := &upgradeParams{key: req.key}
+	p.subprotocol = selectSubprotocol(u.Subprotocols, Subprotocols(r))
+	p.deflate, p.extensions = u.negotiateCompression(r.Header["Sec-Websocket-Extensions"])
+	p.extra = responseHeader
 	if u.Subprotocols == nil && responseHeader != nil {
-		subprotocol = responseHeader.Get("Sec-Websocket-Protocol")
+		p.subprotocol = responseHeader.Get("Sec-Websocket-Protocol")
 	}
 	if responseHeader != nil {
 		if _, ok := responseHeader["Sec-Websocket-Protocol"]; ok {
-			extra = responseHeader.Clone()
-			delete(extra, "Sec-Websocket-Protocol")
+			p.extra = responseHeader.Clone()
+			delete(p.extra, "Sec-Websocket-Protocol")
 		}
-		if err := checkResponseHeader(extra); err != nil {
+		if err := checkResponseHeader(p.extra); err != nil {
 			return nil, u.refuse(w, r, http.StatusInternalServerError, err)
 		}
 	}
-	if !validHeaderValue(subprotocol) {
+	if !validHeaderValue(p.subprotocol) {
 		return nil, u.refuse(w, r, http.StatusInternalServerError, errors.New("websocket: invalid subprotocol"))
 	}
+	return p, nil
+}
 
-	netConn, brw, err := http.NewResponseController(w).Hijack()
-	if err != nil {
-		return nil, u.refuse(w, r, http.StatusInternalServerError, errors.New("websocket: cannot take over the connection: "+err.Error()))
-	}
-	// Bytes the client pipelined behind its request are already in the
-	// server's buffered reader; take them along.
+var errUseHixie76 = errors.New("websocket: hixie-76 request") // internal: prepare hands over to upgradeHixie76
+
+// finish answers the handshake on the hijacked connection and makes the
+// Conn.
+//
+//go:noinline
+func (u *Upgrader) finish(netConn net.Conn, brw *bufio.ReadWriter, p *upgradeParams) (*Conn, error) {
 	var pending []byte
 	if n := brw.Reader.Buffered(); n > 0 {
 		pending, _ = brw.Reader.Peek(n)
@@ -175,11 +215,11 @@ func (u *Upgrader) Upgrade(w http.ResponseWriter, r *http.Request, responseHeade
 	netConn.SetDeadline(time.Time{})
 
 	bufp := getBuf(sizeClass(1024, 0))
-	resp := appendResponse((*bufp)[:0], computeAcceptKey(req.key), subprotocol, extensions, extra)
+	resp := appendResponse((*bufp)[:0], computeAcceptKey(p.key), p.subprotocol, p.extensions, p.extra)
 	if u.HandshakeTimeout > 0 {
 		netConn.SetWriteDeadline(time.Now().Add(u.HandshakeTimeout))
 	}
-	_, err = netConn.Write(resp)
+	_, err := netConn.Write(resp)
 	if cap(resp) == cap(*bufp) {
 		putBuf(sizeClass(1024, 0), bufp)
 	}
@@ -187,7 +227,9 @@ func (u *Upgrader) Upgrade(w http.ResponseWriter, r *http.Request, responseHeade
 		netConn.Close()
 		return nil, err
 	}
-	netConn.SetWriteDeadline(time.Time{})
+	if u.HandshakeTimeout > 0 {
+		netConn.SetWriteDeadline(time.Time{})
+	}
 
 	c := newConn(netConn, connConfig{
 		readBufferSize:  u.ReadBufferSize,
@@ -195,8 +237,8 @@ func (u *Upgrader) Upgrade(w http.ResponseWriter, r *http.Request, responseHeade
 		writeBufferPool: u.WriteBufferPool,
 		readLimit:       u.ReadLimit,
 		closeTimeout:    u.CloseTimeout,
-		subprotocol:     subprotocol,
-		deflate:         deflate,
+		subprotocol:     p.subprotocol,
+		deflate:         p.deflate,
 	}, pending)
 	// The hijacked reader is net/http's per-connection 4 KiB buffer, still
 	// referenced from its connection state while the handler runs; its
