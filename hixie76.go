@@ -11,6 +11,7 @@ package websocket
 // error rules as an RFC 6455 one.
 
 import (
+	"bufio"
 	"crypto/md5"
 	"encoding/binary"
 	"errors"
@@ -300,5 +301,6 @@ func (u *Upgrader) upgradeHixie76(w http.ResponseWriter, r *http.Request, respon
 		subprotocol:     subprotocol,
 	}, pending)
 	c.hixie = new(hixieState)
+	*brw.Reader = bufio.Reader{} // its bytes were copied; see Upgrade
 	return c, nil
 }

@@ -1,10 +1,12 @@
 package hostile
 
 import (
+	"cmp"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"runtime"
+	"slices"
 	"testing"
 	"time"
 
@@ -21,8 +23,15 @@ import (
 // request and net/http's own buffers) is a few small structures.
 func TestIdleConnections_memoryPerConnection(t *testing.T) {
 	const n = 300
-	baseline := idleCost(t, n, "hijack", func() string { return hijackServer(t) })
-	t.Logf("per idle connection, bare hijack: heap %d B, stacks %d B", baseline.heap, baseline.stack)
+	// The baseline moves with whatever the GC finds of earlier tests:
+	// the median of three.
+	var runs []perConn
+	for range 3 {
+		runs = append(runs, idleCost(t, n, "hijack", func() string { return hijackServer(t) }))
+	}
+	slices.SortFunc(runs, func(a, b perConn) int { return cmp.Compare(a.heap, b.heap) })
+	baseline := runs[1]
+	t.Logf("per idle connection, bare hijack: heap %d B (of %d, %d, %d), stacks %d B", baseline.heap, runs[0].heap, runs[1].heap, runs[2].heap, baseline.stack)
 	for _, kind := range []string{"rfc6455", "permessage-deflate", "hixie76"} {
 		t.Run(kind, func(t *testing.T) {
 			leakcheck.Check(t)
@@ -30,10 +39,12 @@ func TestIdleConnections_memoryPerConnection(t *testing.T) {
 			cost := idleCost(t, n, kind, func() string { return startServer(t, up, nil, readAll).addr })
 			extra := cost.heap - baseline.heap
 			t.Logf("per idle %s connection: heap %d B (%+d B over a bare hijack), stacks %d B", kind, cost.heap, extra, cost.stack)
-			// A 4 KiB read buffer held per connection would show as
-			// more than this.
-			if extra > 3<<10 {
-				t.Errorf("each idle %s connection holds %d bytes of heap more than a bare hijacked connection, want at most 3 KiB", kind, extra)
+			// The upgrade drops net/http's 4 KiB reader and holds no
+			// buffer of its own, so an idle connection costs less than a
+			// bare hijacked one (about 3 KiB less; 0 leaves room for
+			// noise): a 4 KiB buffer kept alive shows well above it.
+			if extra > 0 {
+				t.Errorf("each idle %s connection holds %d bytes of heap more than a bare hijacked connection, want less", kind, extra)
 			}
 		})
 	}

