@@ -57,8 +57,8 @@ func (c *Conn) CloseHandshake(code int, text string) error {
 	defer timer.Stop()
 	c.closeReading.Store(true)
 	select {
-	case <-c.readDone:
-	case c.readSem <- struct{}{}:
+	case <-c.readDone.wait():
+	case c.readSem.channel() <- struct{}{}:
 		c.conn.SetReadDeadline(deadline)
 		for {
 			if _, err := c.nextReader(); err != nil {
@@ -66,7 +66,7 @@ func (c *Conn) CloseHandshake(code int, text string) error {
 				break
 			}
 		}
-		<-c.readSem
+		c.readSem.release()
 	case <-timer.C:
 		c.Close()
 		return errCloseTimeout
@@ -87,7 +87,7 @@ func (c *Conn) CloseHandshake(code int, text string) error {
 // close. It is called after readDone is closed.
 func (c *Conn) readErrOrTimeout() error {
 	select {
-	case <-c.readDone:
+	case <-c.readDone.wait():
 	default:
 		return errCloseTimeout
 	}

@@ -21,15 +21,15 @@ type Conn struct {
 	subprotocol  string
 	closeTimeout time.Duration
 	hixie        *hixieState // non-nil on a draft-hixie-76 connection (hixie76.go)
-	isClient     bool        // made by a Dialer: masks what it sends, refuses masked frames
 
 	// The read side. Everything below readSem is owned by the goroutine
 	// that holds readSem (a one-slot semaphore).
-	readSem chan struct{}
+	readSem sema
 	// closeReading is set while CloseHandshake may hold readSem to read
 	// the peer's close; other reads then wait for it (see lockRead).
 	closeReading atomic.Bool
-	readDone     chan struct{} // closed once the read side has ended
+	isClient     bool       // made by a Dialer: masks what it sends, refuses masked frames
+	readDone     doneSignal // fired once the read side has ended
 	readLimit    atomic.Int64
 
 	rclass int     // size class of the read buffer
@@ -58,9 +58,12 @@ type Conn struct {
 	msgDeflate bool          // the data message being read is compressed (RSV1)
 	pmd        *deflateState // permessage-deflate (compress.go); nil unless negotiated
 
-	rawN   int   // results of rawRead, kept here so the callback
-	rawErr error // does not allocate
-	rawFn  func(fd uintptr) bool
+	rawN       int   // results of rawRead, kept here so the callback
+	rawErr     error // does not allocate
+	rawFn      func(fd uintptr) bool
+	rawState   uint8 // what rawRead does next (read_linux.go)
+	rawTryRead bool  // the peer keeps the socket busy: read before any peek
+	rawPeek    byte  // MSG_PEEK's landing place
 
 	handlerMu    sync.Mutex
 	pingHandler  func(appData string) error
@@ -70,8 +73,8 @@ type Conn struct {
 	// The write side. msgSem is held for a whole data message (from
 	// NextWriter to Close); frameSem is held while bytes go to the socket,
 	// so a control frame can slip in between the frames of a message.
-	msgSem        chan struct{}
-	frameSem      chan struct{}
+	msgSem        sema
+	frameSem      sema
 	writeDeadline atomic.Int64 // UnixNano; 0 means none
 	wclass        int
 	wpool         BufferPool // the application's pool, or nil
@@ -84,9 +87,6 @@ type Conn struct {
 	// Guarded by frameSem.
 	writeErr   error
 	closeSent  atomic.Bool
-	cbuf       [maxHeaderSize + maxControlPayload]byte
-	iov        [3][]byte
-	bufs       net.Buffers
 	pendp      *[]byte                    // borrowed buffer of frames held back (write.go)
 	pend       []byte                     // the held frames
 	pendN      atomic.Int32               // len(pend), readable without frameSem
@@ -94,7 +94,7 @@ type Conn struct {
 	flushTimer atomic.Pointer[time.Timer] // made on the first held frame
 
 	closeReceived atomic.Bool
-	closed        chan struct{}
+	closed        doneSignal
 	closeOnce     sync.Once
 	closeErr      error
 }
@@ -119,11 +119,6 @@ func newConn(nc net.Conn, cfg connConfig, pending []byte) *Conn {
 		subprotocol:  cfg.subprotocol,
 		isClient:     cfg.client,
 		closeTimeout: cfg.closeTimeout,
-		readSem:      make(chan struct{}, 1),
-		readDone:     make(chan struct{}),
-		msgSem:       make(chan struct{}, 1),
-		frameSem:     make(chan struct{}, 1),
-		closed:       make(chan struct{}),
 		rclass:       sizeClass(cfg.readBufferSize, defaultBufferSize),
 		wclass:       sizeClass(cfg.writeBufferSize, defaultBufferSize),
 		wpool:        cfg.writeBufferPool,
@@ -259,7 +254,7 @@ func (c *Conn) Close() error {
 	c.flushBeforeClose()
 	c.closeOnce.Do(func() {
 		c.closeErr = c.conn.Close()
-		close(c.closed)
+		c.closed.fire()
 	})
 	return c.closeErr
 }

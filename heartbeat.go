@@ -147,9 +147,9 @@ func (h *Heartbeat) run() {
 		select {
 		case <-h.stop:
 			return
-		case <-c.closed:
+		case <-c.closed.wait():
 			return
-		case <-c.readDone:
+		case <-c.readDone.wait():
 			return
 		case <-h.pong:
 			if answered() {

@@ -226,7 +226,7 @@ func (c *Conn) hixieWrite(b, extra []byte, opens, ends bool) error {
 	if err := c.lockFrame(c.currentWriteDeadline()); err != nil {
 		return err
 	}
-	defer func() { <-c.frameSem }()
+	defer func() { c.frameSem.release() }()
 	if c.closeSent.Load() {
 		return ErrCloseSent
 	}
@@ -248,7 +248,7 @@ func (c *Conn) hixieWriteClose(deadline time.Time) error {
 	if err := c.lockFrame(deadline); err != nil {
 		return err
 	}
-	defer func() { <-c.frameSem }()
+	defer func() { c.frameSem.release() }()
 	if c.closeSent.Load() {
 		return ErrCloseSent
 	}
@@ -304,7 +304,7 @@ func (c *Conn) hixieWriteMessage(messageType int, data []byte) error {
 	if err := c.acquireMsg(); err != nil {
 		return err
 	}
-	defer func() { <-c.msgSem }()
+	defer func() { c.msgSem.release() }()
 	if len(data)+2 <= 1<<(c.wclass+minClassShift) {
 		bufp := c.getWriteBuf()
 		b := append((*bufp)[:0], 0x00)
@@ -345,7 +345,7 @@ func (c *Conn) hixieWritePrepared(pm *PreparedMessage) error {
 	if err := c.acquireMsg(); err != nil {
 		return err
 	}
-	defer func() { <-c.msgSem }()
+	defer func() { c.msgSem.release() }()
 	return c.hixieWrite(frame, nil, true, true)
 }
 

@@ -57,7 +57,7 @@ func (c *Conn) WritePreparedMessage(pm *PreparedMessage) error {
 	if err := c.acquireMsg(); err != nil {
 		return err
 	}
-	defer func() { <-c.msgSem }()
+	defer func() { c.msgSem.release() }()
 	return c.writeFrame(c.preparedFrame(pm), nil)
 }
 
@@ -92,11 +92,11 @@ func (c *Conn) writePreparedBatch(pms []*PreparedMessage, frames *[][]byte) erro
 	if err := c.acquireMsg(); err != nil {
 		return err
 	}
-	defer func() { <-c.msgSem }()
+	defer func() { c.msgSem.release() }()
 	if err := c.lockFrame(c.currentWriteDeadline()); err != nil {
 		return err
 	}
-	defer func() { <-c.frameSem }()
+	defer func() { c.frameSem.release() }()
 	if c.closeSent.Load() {
 		return ErrCloseSent
 	}

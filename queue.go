@@ -256,16 +256,16 @@ func (c *Conn) sendQueued(w *writevState) {
 				c.writeErr = err
 			}
 			c.releasePend()
-			<-c.frameSem
-			<-c.msgSem
+			c.frameSem.release()
+			c.msgSem.release()
 			if q.done(batch, err) {
 				c.drainQueue(q, nil)
 			}
 		}()
 		return
 	}
-	<-c.frameSem
-	<-c.msgSem
+	c.frameSem.release()
+	c.msgSem.release()
 	if q.done(batch, err) {
 		scheduleSend(c) // more came in meanwhile: back in line
 	}
@@ -283,18 +283,14 @@ func (c *Conn) tryLockWrite(batch []*PreparedMessage) bool {
 			return false
 		}
 	}
-	select {
-	case c.msgSem <- struct{}{}:
-	default:
+	if !c.msgSem.tryAcquire() {
 		return false
 	}
-	select {
-	case c.frameSem <- struct{}{}:
-		return true
-	default:
-		<-c.msgSem
+	if !c.frameSem.tryAcquire() {
+		c.msgSem.release()
 		return false
 	}
+	return true
 }
 
 // writeQueuedLocked writes the held frames and batch's frames with one

@@ -30,19 +30,17 @@ func errUnexpectedEOF() error {
 // CloseHandshake reading the peer's close: then it waits for the read side
 // to end and returns its final error (the peer's *CloseError, usually).
 func (c *Conn) lockRead() error {
-	select {
-	case c.readSem <- struct{}{}:
+	if c.readSem.tryAcquire() {
 		return nil
-	default:
 	}
 	if c.closeReading.Load() {
-		<-c.readDone
+		<-c.readDone.wait()
 		return c.readErr // written before readDone was closed
 	}
 	return ErrConcurrentRead
 }
 
-func (c *Conn) unlockRead() { <-c.readSem }
+func (c *Conn) unlockRead() { c.readSem.release() }
 
 // NextReader returns the type of the next data message and a reader for
 // its payload. It blocks until a data frame arrives, answering control
@@ -477,7 +475,7 @@ func (c *Conn) setReadErr(err error) {
 	if c.readErr == nil {
 		c.readErr = err
 		c.releaseReadBuf()
-		close(c.readDone)
+		c.readDone.fire()
 	}
 }
 

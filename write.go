@@ -46,26 +46,22 @@ type messageWriter struct {
 // writes a message, until the write deadline or until the connection is
 // closed.
 func (c *Conn) acquireMsg() error {
-	select {
-	case c.msgSem <- struct{}{}:
+	if c.msgSem.tryAcquire() {
 		return nil
-	default:
 	}
-	return c.acquireSlow(c.msgSem, c.currentWriteDeadline())
+	return c.acquireSlow(&c.msgSem, c.currentWriteDeadline())
 }
 
 // lockFrame takes the socket for writing, waiting until deadline (zero:
 // no limit) or until the connection is closed.
 func (c *Conn) lockFrame(deadline time.Time) error {
-	select {
-	case c.frameSem <- struct{}{}:
+	if c.frameSem.tryAcquire() {
 		return nil
-	default:
 	}
-	return c.acquireSlow(c.frameSem, deadline)
+	return c.acquireSlow(&c.frameSem, deadline)
 }
 
-func (c *Conn) acquireSlow(sem chan struct{}, deadline time.Time) error {
+func (c *Conn) acquireSlow(s *sema, deadline time.Time) error {
 	var timeout <-chan time.Time
 	if !deadline.IsZero() {
 		d := time.Until(deadline)
@@ -77,11 +73,11 @@ func (c *Conn) acquireSlow(sem chan struct{}, deadline time.Time) error {
 		timeout = t.C
 	}
 	select {
-	case sem <- struct{}{}:
+	case s.channel() <- struct{}{}:
 		return nil
 	case <-timeout:
 		return errWriteTimeout
-	case <-c.closed:
+	case <-c.closed.wait():
 		return net.ErrClosed
 	}
 }
@@ -94,7 +90,24 @@ func (c *Conn) writeLocked(b, extra []byte) error {
 	if c.writeErr != nil {
 		return c.writeErr
 	}
-	iov := c.iov[:0]
+	if len(c.pend) == 0 && len(extra) == 0 {
+		// The common case, kept in a small frame: a goroutine's stack
+		// must not grow past 2 KiB on the way to the socket.
+		if len(b) == 0 {
+			return nil
+		}
+		if _, err := c.conn.Write(b); err != nil {
+			c.writeErr = err
+			return err
+		}
+		return nil
+	}
+	return c.writeLockedVec(b, extra)
+}
+
+//go:noinline
+func (c *Conn) writeLockedVec(b, extra []byte) error {
+	iov := make(net.Buffers, 0, 3) // rare path (held frames or a tail)
 	for _, p := range [...][]byte{c.pend, b, extra} {
 		if len(p) > 0 {
 			iov = append(iov, p)
@@ -106,10 +119,8 @@ func (c *Conn) writeLocked(b, extra []byte) error {
 	case 1:
 		_, err = c.conn.Write(iov[0])
 	default:
-		c.bufs = iov
-		_, err = c.bufs.WriteTo(c.conn)
+		_, err = iov.WriteTo(c.conn)
 	}
-	c.iov = [3][]byte{}
 	c.releasePend()
 	if err != nil {
 		c.writeErr = err
@@ -153,14 +164,18 @@ func (c *Conn) writeFrame(buf, tail []byte) error {
 	if err := c.lockFrame(c.currentWriteDeadline()); err != nil {
 		return err
 	}
-	defer func() { <-c.frameSem }()
-	if c.closeSent.Load() {
-		return ErrCloseSent
+	// No defer here: this frame is on the path of every write, and a
+	// small one keeps a connection goroutine's stack at 2 KiB.
+	var err error
+	switch {
+	case c.closeSent.Load():
+		err = ErrCloseSent
+	case tail == nil && c.readAhead.Load() && c.deferFrame(buf):
+	default:
+		err = c.writeLocked(buf, tail)
 	}
-	if tail == nil && c.readAhead.Load() && c.deferFrame(buf) {
-		return nil
-	}
-	return c.writeLocked(buf, tail)
+	c.frameSem.release()
+	return err
 }
 
 // Write coalescing. A server that answers pipelined messages would make
@@ -226,16 +241,14 @@ func (c *Conn) flushBeforeClose() {
 	if c.pendN.Load() == 0 {
 		return
 	}
-	select {
-	case c.frameSem <- struct{}{}:
-	default:
+	if !c.frameSem.tryAcquire() {
 		return // the writer holding the socket writes them first
 	}
 	if len(c.pend) > 0 {
 		c.conn.SetWriteDeadline(time.Now().Add(closeFlushWait))
 		c.writeLocked(nil, nil)
 	}
-	<-c.frameSem
+	c.frameSem.release()
 }
 
 // flushPending writes held frames, unless a writer holds the socket: that
@@ -244,15 +257,13 @@ func (c *Conn) flushPending() {
 	if c.pendN.Load() == 0 {
 		return
 	}
-	select {
-	case c.frameSem <- struct{}{}:
-	default:
+	if !c.frameSem.tryAcquire() {
 		return
 	}
 	if len(c.pend) > 0 {
 		c.writeLocked(nil, nil)
 	}
-	<-c.frameSem
+	c.frameSem.release()
 }
 
 // WriteMessage writes a whole message of the given type. Data messages
@@ -276,7 +287,7 @@ func (c *Conn) WriteMessage(messageType int, data []byte) error {
 	if err := c.acquireMsg(); err != nil {
 		return err
 	}
-	defer func() { <-c.msgSem }()
+	defer func() { c.msgSem.release() }()
 	return c.writeWhole(byte(messageType), data)
 }
 
@@ -352,7 +363,7 @@ func (c *Conn) NextWriter(messageType int) (io.WriteCloser, error) {
 		return nil, err
 	}
 	if c.closeSent.Load() {
-		<-c.msgSem
+		c.msgSem.release()
 		return nil, ErrCloseSent
 	}
 	c.curWr ^= 1
@@ -529,7 +540,7 @@ func (w *messageWriter) release() {
 	w.active = false
 	w.c.putWriteBufClass(w.bufClass, w.bufp)
 	w.bufp, w.buf = nil, nil
-	<-w.c.msgSem
+	w.c.msgSem.release()
 }
 
 // WriteControl writes a control message (close, ping or pong) with at most
@@ -553,7 +564,7 @@ func (c *Conn) WriteControl(messageType int, data []byte, deadline time.Time) er
 	if err := c.lockFrame(deadline); err != nil {
 		return err
 	}
-	defer func() { <-c.frameSem }()
+	defer func() { c.frameSem.release() }()
 	if c.closeSent.Load() {
 		return ErrCloseSent
 	}
@@ -561,7 +572,9 @@ func (c *Conn) WriteControl(messageType int, data []byte, deadline time.Time) er
 	if c.isClient {
 		key = newMaskKey()
 	}
-	b := appendHeader(c.cbuf[:0], true, 0, byte(messageType), len(data), c.isClient, key)
+	cbufp := getBuf(0) // 256 bytes, borrowed: a Conn holds no control buffer
+	defer putBuf(0, cbufp)
+	b := appendHeader((*cbufp)[:0], true, 0, byte(messageType), len(data), c.isClient, key)
 	hl := len(b)
 	b = append(b, data...)
 	if c.isClient {
