@@ -14,8 +14,10 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"sync"
 	"testing"
 	"time"
@@ -91,21 +93,46 @@ type server struct {
 func newServer(t testing.TB, up *websocket.Upgrader, handle func(*websocket.Conn)) *server {
 	t.Helper()
 	s := &server{}
-	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s.wg.Add(1)
-		defer s.wg.Done()
-		c, err := up.Upgrade(w, r, nil)
-		if err != nil {
-			return
-		}
+	register := func(c *websocket.Conn) {
 		s.mu.Lock()
 		s.conns = append(s.conns, c)
 		s.mu.Unlock()
-		handle(c)
-	}))
-	s.addr = hs.Listener.Addr().String()
+	}
+	var stop func()
+	if os.Getenv("CONFORMANCE_SERVE") != "" {
+		// Upgrader.Serve on a bare listener instead of net/http.
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			up.Serve(ln, func(c *websocket.Conn, r *http.Request) {
+				s.wg.Add(1)
+				defer s.wg.Done()
+				register(c)
+				handle(c)
+			})
+		}()
+		s.addr = ln.Addr().String()
+		stop = func() { ln.Close() }
+	} else {
+		hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			s.wg.Add(1)
+			defer s.wg.Done()
+			c, err := up.Upgrade(w, r, nil)
+			if err != nil {
+				return
+			}
+			register(c)
+			handle(c)
+		}))
+		s.addr = hs.Listener.Addr().String()
+		stop = hs.Close
+	}
 	t.Cleanup(func() {
-		hs.Close()
+		stop()
 		s.mu.Lock()
 		for _, c := range s.conns {
 			c.NetConn().Close()

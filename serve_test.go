@@ -1,0 +1,217 @@
+package websocket
+
+import (
+	"bytes"
+	"crypto/tls"
+	"errors"
+	"log"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hybi/websocket/internal/hixieclient"
+	"github.com/hybi/websocket/internal/wstest"
+)
+
+// serveRaw runs u.Serve on a loopback listener and returns its address;
+// the listener is closed at cleanup and Serve must then return.
+func serveRaw(t *testing.T, u *Upgrader, handler func(c *Conn, r *http.Request)) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- u.Serve(ln, handler) }()
+	t.Cleanup(func() {
+		ln.Close()
+		if err := <-done; !errors.Is(err, net.ErrClosed) {
+			t.Errorf("Serve returned %v, want net.ErrClosed", err)
+		}
+	})
+	return ln.Addr().String()
+}
+
+// Serve: the handshake, the request handed to the handler, frames sent
+// right behind the request, an echo both ways.
+func TestServe_echoWithRequestAndPipelinedFrames(t *testing.T) {
+	t.Parallel()
+	addr := serveRaw(t, &Upgrader{}, func(c *Conn, r *http.Request) {
+		if r.URL.Path != "/chat" || r.URL.Query().Get("room") != "7" || r.Header.Get("X-Trace") != "abc" ||
+			r.RemoteAddr == "" || r.Body != http.NoBody {
+			t.Errorf("request: path %q query %q X-Trace %q RemoteAddr %q body %v", r.URL.Path, r.URL.RawQuery, r.Header.Get("X-Trace"), r.RemoteAddr, r.Body)
+		}
+		echoLoop(c, false)
+	})
+	first := wstest.AppendFrame(nil, wstest.Msg(wstest.OpText, []byte("early")))
+	cl := wstest.DialPipelined(t, addr, "/chat?room=7", http.Header{"X-Trace": {"abc"}}, first)
+	cl.ExpectMessage(wstest.OpText, []byte("early"))
+	big := bytes.Repeat([]byte("0123456789"), 10000)
+	cl.Send(wstest.Msg(wstest.OpBinary, big))
+	cl.ExpectMessage(wstest.OpBinary, big)
+	cl.Send(wstest.Msg(wstest.OpClose, wstest.CloseBody(1000, "")))
+	cl.ExpectClose(1000)
+}
+
+// Refused handshakes on a bare connection get the same status and reason
+// as through net/http, as a complete HTTP/1.1 response, and the connection
+// is closed.
+func TestUpgradeConn_refusals(t *testing.T) {
+	t.Parallel()
+	addr := serveRaw(t, &Upgrader{}, func(c *Conn, r *http.Request) {
+		t.Errorf("handler called for a refused handshake")
+	})
+	good := wstest.DefaultHeader(addr, wstest.NewKey())
+	with := func(k, v string) http.Header {
+		h := good.Clone()
+		if v == "" {
+			h.Del(k)
+		} else {
+			h.Set(k, v)
+		}
+		return h
+	}
+	for _, tc := range []struct {
+		name   string
+		req    []byte
+		status int
+		reason string
+	}{
+		{"POST", wstest.BuildRequest("POST", "/", "HTTP/1.1", good), 405, "GET method"},
+		{"no Upgrade", wstest.BuildRequest("GET", "/", "HTTP/1.1", with("Upgrade", "")), 400, "'websocket' token not found"},
+		{"bad version", wstest.BuildRequest("GET", "/", "HTTP/1.1", with("Sec-WebSocket-Version", "8")), 426, "version"},
+		{"foreign origin", wstest.BuildRequest("GET", "/", "HTTP/1.1", with("Origin", "http://evil.example")), 403, "origin"},
+		{"HTTP/1.0", wstest.BuildRequest("GET", "/", "HTTP/1.0", good), 400, "HTTP/1.1"},
+		{"garbage request line", []byte("HELLO\r\n\r\n"), 400, "malformed"},
+		{"bad header line", []byte("GET / HTTP/1.1\r\nHost: x\r\nno colon here\r\n\r\n"), 400, "malformed"},
+		{"huge headers", []byte("GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + strings.Repeat("a", 2<<20) + "\r\n\r\n"), 431, "too large"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			resp := wstest.RawHandshake(t, addr, tc.req)
+			if resp.StatusCode != tc.status {
+				t.Fatalf("status %d, want %d:\n%s", resp.StatusCode, tc.status, resp.Raw)
+			}
+			if resp.Header.Get("Connection") != "close" {
+				t.Errorf("no Connection: close:\n%s", resp.Raw)
+			}
+			if !strings.Contains(strings.ToLower(string(resp.Body)), strings.ToLower(tc.reason)) {
+				t.Errorf("body %q does not give the reason (%q)", resp.Body, tc.reason)
+			}
+		})
+	}
+}
+
+// A client that sends half a request and stalls is dropped at the
+// handshake timeout, with no answer and no goroutine left (leakcheck).
+func TestUpgradeConn_stalledRequestTimesOut(t *testing.T) {
+	t.Parallel()
+	addr := serveRaw(t, &Upgrader{HandshakeTimeout: 100 * time.Millisecond}, func(c *Conn, r *http.Request) {
+		t.Errorf("handler called")
+	})
+	nc, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	nc.Write([]byte("GET / HTTP/1.1\r\nHost: x\r\n"))
+	nc.SetReadDeadline(time.Now().Add(5 * time.Second))
+	start := time.Now()
+	n, err := nc.Read(make([]byte, 100))
+	if n != 0 || err == nil || isTimeout(err) {
+		t.Fatalf("read %d bytes, %v; want the server to close without an answer", n, err)
+	}
+	if d := time.Since(start); d > 3*time.Second {
+		t.Fatalf("closed after %v", d)
+	}
+}
+
+// hixie-76 works through UpgradeConn too (key3 read from the same reader).
+func TestServe_hixie76(t *testing.T) {
+	t.Parallel()
+	addr := serveRaw(t, &Upgrader{EnableHixie76: true}, func(c *Conn, r *http.Request) {
+		echoLoop(c, false)
+	})
+	cl := hixieDial(t, addr, hixieclient.Options{})
+	if err := cl.WriteText("héllo"); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := cl.ReadText(); err != nil || got != "héllo" {
+		t.Fatalf("got %q, %v", got, err)
+	}
+}
+
+// Serve over TLS: the request carries the TLS state, and the Dialer
+// talks to it with wss.
+func TestServe_TLS(t *testing.T) {
+	t.Parallel()
+	cert := httptest.NewTLSServer(http.NotFoundHandler()) // for its certificate
+	cert.Close()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tln := tls.NewListener(ln, cert.TLS)
+	go (&Upgrader{}).Serve(tln, func(c *Conn, r *http.Request) {
+		if r.TLS == nil {
+			t.Error("r.TLS is nil on a TLS connection")
+		}
+		echoLoop(c, false)
+	})
+	defer tln.Close()
+	d := Dialer{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}
+	c, _, err := d.Dial("wss://"+ln.Addr().String()+"/", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.WriteMessage(TextMessage, []byte("secure")); err != nil {
+		t.Fatal(err)
+	}
+	if _, p, err := c.ReadMessage(); err != nil || string(p) != "secure" {
+		t.Fatalf("got %q, %v", p, err)
+	}
+}
+
+// A panicking handler costs its own connection only; Serve goes on.
+func TestServe_handlerPanicIsRecovered(t *testing.T) {
+	var logged lockedBuffer
+	log.SetOutput(&logged)
+	defer log.SetOutput(os.Stderr)
+	addr := serveRaw(t, &Upgrader{}, func(c *Conn, r *http.Request) {
+		if r.URL.Path == "/panic" {
+			panic("boom")
+		}
+		echoLoop(c, false)
+	})
+	cl := wstest.Dial(t, addr, "/panic", nil)
+	cl.ExpectConnClosed()
+	cl2 := wstest.Dial(t, addr, "/", nil)
+	cl2.Send(wstest.Msg(wstest.OpText, []byte("still here")))
+	cl2.ExpectMessage(wstest.OpText, []byte("still here"))
+	if !strings.Contains(logged.String(), "boom") {
+		t.Errorf("the panic was not logged: %q", logged.String())
+	}
+}
+
+// lockedBuffer is a bytes.Buffer safe for concurrent use.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
