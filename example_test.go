@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"time"
@@ -177,4 +178,79 @@ func ExampleIsUnexpectedCloseError() {
 	// Output:
 	// false
 	// true
+}
+
+// A WebSocket-only listener served without net/http: Serve does the
+// handshake on each accepted connection and runs the handler in its
+// goroutine.
+func ExampleUpgrader_Serve() {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer ln.Close()
+	upgrader := websocket.Upgrader{}
+	go upgrader.Serve(ln, func(c *websocket.Conn, r *http.Request) {
+		for {
+			mt, p, err := c.ReadMessage()
+			if err != nil {
+				return
+			}
+			c.WriteMessage(mt, append([]byte(r.URL.Path+": "), p...))
+		}
+	})
+
+	c, _, err := websocket.DefaultDialer.Dial("ws://"+ln.Addr().String()+"/echo", nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Close()
+	c.WriteMessage(websocket.TextMessage, []byte("hello"))
+	_, p, _ := c.ReadMessage()
+	fmt.Println(string(p))
+	// Output: /echo: hello
+}
+
+// A broadcast: the message is framed once and queued on every
+// connection; QueuePreparedMessage never waits for a reader.
+func ExampleConn_QueuePreparedMessage() {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer ln.Close()
+	joined := make(chan *websocket.Conn)
+	go (&websocket.Upgrader{}).Serve(ln, func(c *websocket.Conn, r *http.Request) {
+		joined <- c
+		c.ReadMessage() // until the client goes
+	})
+
+	var clients, subscribers []*websocket.Conn
+	for i := 0; i < 3; i++ {
+		c, _, err := websocket.DefaultDialer.Dial("ws://"+ln.Addr().String()+"/", nil)
+		if err != nil {
+			log.Fatal(err)
+		}
+		defer c.Close()
+		clients = append(clients, c)
+		subscribers = append(subscribers, <-joined)
+	}
+
+	for _, text := range []string{"first", "second"} {
+		pm, _ := websocket.NewPreparedMessage(websocket.TextMessage, []byte(text))
+		for _, s := range subscribers {
+			if err := s.QueuePreparedMessage(pm); err != nil {
+				s.Close() // too slow, or gone
+			}
+		}
+	}
+	for i, c := range clients {
+		_, a, _ := c.ReadMessage()
+		_, b, _ := c.ReadMessage()
+		fmt.Printf("client %d: %s, %s\n", i, a, b)
+	}
+	// Output:
+	// client 0: first, second
+	// client 1: first, second
+	// client 2: first, second
 }

@@ -128,6 +128,42 @@
 // ReadMessage belong to the caller; slices passed to write methods are not
 // retained after the method returns.
 //
+// # Broadcasting
+//
+// To send one message to many connections, frame it once with
+// [NewPreparedMessage] and hand it to each connection's send queue with
+// [Conn.QueuePreparedMessage], which never blocks: a small set of shared
+// writer goroutines sends what each connection has queued, and the
+// messages that pile up on a connection while it is being written go out
+// together in one writev. A slow reader fills only its own queue
+// ([Conn.SetQueueLimit], 1024 messages by default) and gets
+// [ErrQueueFull]; a broadcaster usually closes it:
+//
+//	pm, _ := websocket.NewPreparedMessage(websocket.TextMessage, text)
+//	for _, c := range subscribers {
+//		if err := c.QueuePreparedMessage(pm); err != nil {
+//			c.Close() // too slow, or gone
+//		}
+//	}
+//
+// # Serving without net/http
+//
+// [Upgrader.Serve] accepts connections from a net.Listener (plain or TLS)
+// and does the opening handshake itself ([Upgrader.UpgradeConn]: the
+// request is read with http.ReadRequest and answered by Upgrade, with the
+// same checks and refusals), then runs the handler in the connection's
+// own goroutine. Without net/http's per-connection server state, an
+// upgrade costs less CPU and an idle connection less memory (about 5 KiB
+// for ten thousand, against about 7 KiB behind net/http). It suits a
+// listener that serves WebSocket only; next to other HTTP routes, use
+// Upgrade in a handler.
+//
+//	ln, err := net.Listen("tcp", ":8080")
+//	...
+//	err = upgrader.Serve(ln, func(c *websocket.Conn, r *http.Request) {
+//		for { ... } // read and write as in any handler
+//	})
+//
 // # Legacy hixie-76
 //
 // Before RFC 6455, browsers spoke draft-hixie-thewebsocketprotocol-76
