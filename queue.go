@@ -13,6 +13,8 @@ import (
 // queued for it. The message was not queued; the connection is unchanged.
 var ErrQueueFull = errors.New("websocket: send queue full")
 
+var errNilPrepared = errors.New("websocket: nil *PreparedMessage")
+
 // DefaultQueueLimit is the number of messages a connection's send queue
 // holds before [Conn.QueuePreparedMessage] refuses more.
 const DefaultQueueLimit = 1024
@@ -54,9 +56,14 @@ type sendQueue struct {
 // waiting (the message is not queued; a broadcaster usually closes such a
 // connection), and, once a queued write has failed, that write's error,
 // for this and every later call: the messages still waiting were dropped.
+// That includes a write deadline that passed while the queue waited for a
+// message being written directly (NextWriter) to end.
 // pm is shared, never copied or modified; it stays referenced until it
 // has been written or dropped.
 func (c *Conn) QueuePreparedMessage(pm *PreparedMessage) error {
+	if pm == nil {
+		return errNilPrepared
+	}
 	q := c.sendQueue()
 	q.mu.Lock()
 	if q.err != nil {
@@ -123,9 +130,7 @@ func (q *sendQueue) take() []*PreparedMessage {
 	batch := q.msgs
 	if len(batch) == 0 {
 		q.running = false
-		if cap(batch) > keptQueueCap { // a burst is over: drop its slices
-			q.msgs, q.spare, q.frames = nil, nil, nil
-		}
+		q.shrink()
 		return nil
 	}
 	q.msgs = q.spare[:0]
@@ -147,9 +152,18 @@ func (q *sendQueue) done(batch []*PreparedMessage, err error) bool {
 	}
 	if err != nil || len(q.msgs) == 0 {
 		q.running = false
+		q.shrink()
 		return false
 	}
 	return true
+}
+
+// shrink drops slices grown by a burst, so that an idle connection keeps
+// none of it. The caller holds q.mu; the queue has no writer.
+func (q *sendQueue) shrink() {
+	if cap(q.msgs) > keptQueueCap || cap(q.spare) > keptQueueCap || cap(q.frames) > keptQueueCap {
+		q.msgs, q.spare, q.frames = nil, nil, nil
+	}
 }
 
 // drainQueue is the writer of a connection that may block: it writes

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"sync"
@@ -343,5 +344,40 @@ func TestQueue_hixie76(t *testing.T) {
 		if err != nil || got != want {
 			t.Fatalf("got %q, %v; want %q", got, err, want)
 		}
+	}
+}
+
+// After a burst, an idle connection keeps none of the queue's grown
+// slices; a nil message is refused, not queued.
+func TestQueue_idleAfterBurstKeepsNothing(t *testing.T) {
+	t.Parallel()
+	server, client := tcpPair(t)
+	go io.Copy(io.Discard, client)
+	c := newConn(server, connConfig{}, nil)
+	defer c.Close()
+	if err := c.QueuePreparedMessage(nil); err == nil {
+		t.Fatal("nil message queued")
+	}
+	w, err := c.NextWriter(BinaryMessage) // the burst piles up behind it
+	if err != nil {
+		t.Fatal(err)
+	}
+	pm := prepared(t, TextMessage, "x")
+	for i := 0; i < 1000; i++ {
+		if err := c.QueuePreparedMessage(pm); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w.Close()
+	q := c.queue.Load()
+	waitFor(t, "the queue to drain", func() bool {
+		q.mu.Lock()
+		defer q.mu.Unlock()
+		return !q.running && len(q.msgs) == 0
+	})
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if cap(q.msgs) > keptQueueCap || cap(q.spare) > keptQueueCap || cap(q.frames) > keptQueueCap {
+		t.Fatalf("idle queue keeps slices of capacity %d, %d, %d", cap(q.msgs), cap(q.spare), cap(q.frames))
 	}
 }

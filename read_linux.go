@@ -23,9 +23,8 @@ import (
 // saving the peek; a read that finds nothing switches back.
 func (c *Conn) readFreshRaw() error {
 	if !c.rawTryRead {
-		c.rawState = rawWaiting
-		if err := c.raw.Read(c.rawFn); err != nil {
-			return c.rawReadError(err)
+		if err := c.rawWait(); err != nil {
+			return err
 		}
 		c.rawTryRead = c.rawState == rawWaiting // input was there already
 	}
@@ -43,9 +42,8 @@ func (c *Conn) readFreshRaw() error {
 		}
 		c.rawTryRead = false
 		c.releaseReadBuf() // nothing after all: wait without it
-		c.rawState = rawWaiting
-		if err := c.raw.Read(c.rawFn); err != nil {
-			return c.rawReadError(err)
+		if err := c.rawWait(); err != nil {
+			return err
 		}
 	}
 	if c.rawN == len(c.rbuf) {
@@ -59,6 +57,21 @@ func (c *Conn) readFreshRaw() error {
 		return io.EOF
 	}
 	c.rw = c.rawN
+	return nil
+}
+
+// rawWait waits, holding no buffer, until the socket has input, its end,
+// or an error. An error the peek took off the socket (a reset, say: Linux
+// reports a pending socket error once, even to MSG_PEEK) is returned here,
+// since the read that follows would no longer see it.
+func (c *Conn) rawWait() error {
+	c.rawErr, c.rawState = nil, rawWaiting
+	if err := c.raw.Read(c.rawFn); err != nil {
+		return c.rawReadError(err)
+	}
+	if c.rawErr != nil {
+		return c.opError(c.rawErr)
+	}
 	return nil
 }
 
@@ -90,6 +103,9 @@ func (c *Conn) rawRead(fd uintptr) bool {
 			case syscall.EAGAIN:
 				c.rawState = rawWoken
 				return false
+			case 0:
+			default:
+				c.rawErr = e
 			}
 			return true
 		}

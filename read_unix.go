@@ -8,11 +8,19 @@ import (
 	"syscall"
 )
 
-// initRaw prepares readFresh's wait-then-borrow path on sockets that
-// expose their file descriptor (plain TCP and Unix sockets).
+// initRaw prepares readFreshRaw's wait-then-borrow path, and the send
+// queue's non-blocking writev, on plain TCP and Unix sockets. Only those
+// exact types: a wrapper that embeds one but overrides Read or Write (to
+// meter or throttle, say) must see every byte, so it gets plain Reads and
+// Writes.
 func (c *Conn) initRaw() {
-	sc, ok := c.conn.(syscall.Conn)
-	if !ok {
+	var sc syscall.Conn
+	switch nc := c.conn.(type) {
+	case *net.TCPConn:
+		sc = nc
+	case *net.UnixConn:
+		sc = nc
+	default:
 		return
 	}
 	rc, err := sc.SyscallConn()

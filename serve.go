@@ -18,6 +18,7 @@ import (
 	"net/http"
 	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 )
@@ -90,6 +91,11 @@ func (u *Upgrader) UpgradeConn(nc net.Conn) (*Conn, *http.Request, error) {
 		nc.Close()
 		return nil, nil, err
 	}
+	if err := checkRequestHeaders(r); err != nil {
+		writeRefusal(nc, http.StatusBadRequest, nil, []byte(err.Error()+"\n"), timeout)
+		nc.Close()
+		return nil, nil, HandshakeError{Status: http.StatusBadRequest, message: err.Error()}
+	}
 	// The body, if the client sent one, is no HTTP body for a WebSocket
 	// (bytes after the request are frames), and br goes back to its pool.
 	r.Body = http.NoBody
@@ -112,6 +118,51 @@ func (u *Upgrader) UpgradeConn(nc net.Conn) (*Conn, *http.Request, error) {
 		return nil, nil, err
 	}
 	return c, r, nil
+}
+
+// checkRequestHeaders makes the checks net/http's server makes on a
+// request beyond http.ReadRequest (RFC 9112 §3.2: exactly one valid Host
+// on HTTP/1.1; no control characters in header values), and removes Host
+// from the header map as net/http does (it is in r.Host).
+func checkRequestHeaders(r *http.Request) error {
+	// Depending on the Go version, http.ReadRequest leaves the Host
+	// lines in the header map or only their value in r.Host.
+	if hosts, ok := r.Header["Host"]; ok {
+		if len(hosts) > 1 {
+			return errors.New("websocket: too many Host headers")
+		}
+		delete(r.Header, "Host")
+	}
+	switch {
+	case r.Host == "" && r.ProtoAtLeast(1, 1):
+		return errors.New("websocket: missing required Host header")
+	case !validHost(r.Host):
+		return errors.New("websocket: malformed Host header")
+	}
+	for _, vv := range r.Header {
+		for _, v := range vv {
+			if !validHeaderValue(v) {
+				return errors.New("websocket: invalid header value")
+			}
+		}
+	}
+	return nil
+}
+
+// validHost reports whether h is made of the bytes a Host header may hold
+// (a host name or address, an optional port, IPv6 brackets, and what
+// percent-encoding and registered names use).
+func validHost(h string) bool {
+	for i := 0; i < len(h); i++ {
+		c := h[i]
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		case strings.IndexByte("-._~!$&'()*+,;=:@[]%", c) >= 0:
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 // connResponse is the http.ResponseWriter UpgradeConn hands to Upgrade: it
@@ -177,8 +228,21 @@ func writeRefusal(nc net.Conn, status int, h http.Header, body []byte, timeout t
 	b = append(buf.b, "\r\n"...)
 	b = append(b, body...)
 	nc.SetWriteDeadline(time.Now().Add(timeout))
-	nc.Write(b)
+	if _, err := nc.Write(b); err != nil {
+		return
+	}
+	// Closing with unread input would send a reset, which can destroy the
+	// answer before the client reads it: end the writing side first and
+	// give the client a moment, reading (and dropping) what it still
+	// sends, as net/http does.
+	if cw, ok := nc.(interface{ CloseWrite() error }); ok && cw.CloseWrite() == nil {
+		nc.SetReadDeadline(time.Now().Add(refusalLinger))
+		io.Copy(io.Discard, io.LimitReader(nc, 256<<10))
+	}
 }
+
+// refusalLinger bounds the wait for the client after a refusal.
+const refusalLinger = 500 * time.Millisecond
 
 type bytesWriter struct{ b []byte }
 
@@ -223,6 +287,12 @@ func (u *Upgrader) Serve(ln net.Listener, handler func(c *Conn, r *http.Request)
 // handler waits for messages; a fresh goroutine keeps each idle connection
 // on a minimal stack.
 func (u *Upgrader) serveConn(nc net.Conn, handler func(c *Conn, r *http.Request)) {
+	defer func() { // a panic in CheckOrigin, Error or Hixie76Location
+		if v := recover(); v != nil {
+			logPanic(nc.RemoteAddr(), v)
+			nc.Close()
+		}
+	}()
 	c, r, err := u.UpgradeConn(nc)
 	if err != nil {
 		return
@@ -239,9 +309,13 @@ func runHandler(c *Conn, r *http.Request, handler func(c *Conn, r *http.Request)
 // panicked; a panic is logged with its stack, as net/http does.
 func endHandler(c *Conn) {
 	if v := recover(); v != nil {
-		buf := make([]byte, 64<<10)
-		buf = buf[:runtime.Stack(buf, false)]
-		log.Printf("websocket: panic serving %v: %v\n%s", c.RemoteAddr(), v, buf)
+		logPanic(c.RemoteAddr(), v)
 	}
 	c.Close()
+}
+
+func logPanic(addr net.Addr, v any) {
+	buf := make([]byte, 64<<10)
+	buf = buf[:runtime.Stack(buf, false)]
+	log.Printf("websocket: panic serving %v: %v\n%s", addr, v, buf)
 }

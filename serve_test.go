@@ -89,6 +89,10 @@ func TestUpgradeConn_refusals(t *testing.T) {
 		{"HTTP/1.0", wstest.BuildRequest("GET", "/", "HTTP/1.0", good), 400, "HTTP/1.1"},
 		{"garbage request line", []byte("HELLO\r\n\r\n"), 400, "malformed"},
 		{"bad header line", []byte("GET / HTTP/1.1\r\nHost: x\r\nno colon here\r\n\r\n"), 400, "malformed"},
+		{"no Host", wstest.BuildRequest("GET", "/", "HTTP/1.1", with("Host", "")), 400, "Host"},
+		{"two Hosts", []byte("GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n"), 400, "too many Host"},
+		{"bad Host", []byte("GET / HTTP/1.1\r\nHost: a b\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n"), 400, "Host"},
+		{"control character", []byte("GET / HTTP/1.1\r\nHost: a\r\nX-A: a\x01b\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n"), 400, "malformed"},
 		{"huge headers", []byte("GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + strings.Repeat("a", 2<<20) + "\r\n\r\n"), 431, "too large"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -174,6 +178,37 @@ func TestServe_TLS(t *testing.T) {
 	}
 	if _, p, err := c.ReadMessage(); err != nil || string(p) != "secure" {
 		t.Fatalf("got %q, %v", p, err)
+	}
+}
+
+// A panic in the handshake (a user's CheckOrigin) costs that connection
+// only; Serve goes on.
+func TestServe_panicInCheckOriginIsRecovered(t *testing.T) {
+	var logged lockedBuffer
+	log.SetOutput(&logged)
+	defer log.SetOutput(os.Stderr)
+	up := &Upgrader{CheckOrigin: func(r *http.Request) bool {
+		if r.URL.Path == "/panic" {
+			panic("origin boom")
+		}
+		return true
+	}}
+	addr := serveRaw(t, up, func(c *Conn, r *http.Request) { echoLoop(c, false) })
+	nc, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nc.Write(wstest.BuildRequest("GET", "/panic", "HTTP/1.1", wstest.DefaultHeader(addr, wstest.NewKey())))
+	nc.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if n, err := nc.Read(make([]byte, 100)); n != 0 || err == nil || isTimeout(err) {
+		t.Fatalf("read %d, %v; want the connection closed", n, err)
+	}
+	nc.Close()
+	cl := wstest.Dial(t, addr, "/", nil)
+	cl.Send(wstest.Msg(wstest.OpText, []byte("still here")))
+	cl.ExpectMessage(wstest.OpText, []byte("still here"))
+	if !strings.Contains(logged.String(), "origin boom") {
+		t.Errorf("the panic was not logged: %q", logged.String())
 	}
 }
 
