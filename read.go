@@ -58,8 +58,11 @@ func (c *Conn) NextReader() (messageType int, r io.Reader, err error) {
 	if err := c.lockRead(); err != nil {
 		return 0, nil, err
 	}
-	defer c.unlockRead()
+	// No defer: this frame is under every wait for a message (see
+	// readFreshRaw); a panicking control handler leaves the read side
+	// locked, and the connection is of no use after it anyway.
 	rd, err := c.nextReader()
+	c.unlockRead()
 	if err != nil {
 		return 0, nil, err
 	}
@@ -418,7 +421,13 @@ func (c *Conn) fill(n int) error {
 	for c.rw-c.rr < n {
 		c.kickFlush() // about to block: held answers go out now
 		if c.rbufp == nil {
-			if err := c.readFresh(); err != nil {
+			var err error
+			if c.raw != nil { // straight there: one frame less under the wait
+				err = c.readFreshRaw()
+			} else {
+				err = c.readFresh()
+			}
+			if err != nil {
 				return c.readFailed(err)
 			}
 			continue

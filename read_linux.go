@@ -22,13 +22,23 @@ import (
 // waiting, or a read filled the buffer) the read is tried first instead,
 // saving the peek; a read that finds nothing switches back.
 func (c *Conn) readFreshRaw() error {
-	if !c.rawTryRead {
-		if err := c.rawWait(); err != nil {
-			return err
-		}
-		c.rawTryRead = c.rawState == rawWaiting // input was there already
-	}
+	// One frame, no helpers: this is the deepest point of an idle
+	// connection's stack (see the comment above).
+	wait := !c.rawTryRead
 	for {
+		if wait {
+			// An error the peek took off the socket (a reset, say: Linux
+			// reports a pending socket error once, even to MSG_PEEK) is
+			// returned here, since the read would no longer see it.
+			c.rawErr, c.rawState = nil, rawWaiting
+			if err := c.raw.Read(c.rawFn); err != nil {
+				return c.rawReadError(err)
+			}
+			if c.rawErr != nil {
+				return c.opError(c.rawErr)
+			}
+			c.rawTryRead = c.rawState == rawWaiting // input was there already
+		}
 		if c.rbufp == nil {
 			c.borrowReadBuf()
 		}
@@ -42,9 +52,7 @@ func (c *Conn) readFreshRaw() error {
 		}
 		c.rawTryRead = false
 		c.releaseReadBuf() // nothing after all: wait without it
-		if err := c.rawWait(); err != nil {
-			return err
-		}
+		wait = true
 	}
 	if c.rawN == len(c.rbuf) {
 		c.rawTryRead = true
@@ -57,21 +65,6 @@ func (c *Conn) readFreshRaw() error {
 		return io.EOF
 	}
 	c.rw = c.rawN
-	return nil
-}
-
-// rawWait waits, holding no buffer, until the socket has input, its end,
-// or an error. An error the peek took off the socket (a reset, say: Linux
-// reports a pending socket error once, even to MSG_PEEK) is returned here,
-// since the read that follows would no longer see it.
-func (c *Conn) rawWait() error {
-	c.rawErr, c.rawState = nil, rawWaiting
-	if err := c.raw.Read(c.rawFn); err != nil {
-		return c.rawReadError(err)
-	}
-	if c.rawErr != nil {
-		return c.opError(c.rawErr)
-	}
 	return nil
 }
 

@@ -124,7 +124,12 @@
 // the application supply the pool for write buffers. Copying a large
 // message from [Conn.NextReader] to [Conn.NextWriter] with io.Copy borrows
 // a buffer as large as the incoming frame (up to 2 MiB) for that message
-// only, so it goes out in a few large frames without allocating. Slices returned by
+// only, so it goes out in a few large frames without allocating. The
+// goroutine of an idle connection stays on Go's minimal 2 KiB stack when
+// the handler keeps its own frame small (up to about 150 bytes of locals;
+// larger state belongs in a struct on the heap): the library's paths from
+// a read or write down to the socket are kept shallow for that, since a
+// stack that grew never shrinks back while the connection waits. Slices returned by
 // ReadMessage belong to the caller; slices passed to write methods are not
 // retained after the method returns.
 //
