@@ -250,7 +250,9 @@ func TestDialer_throughConnectProxy(t *testing.T) {
 		}
 		brw.Flush()
 		tunnels.Add(2)
-		go func() { defer tunnels.Done(); io.Copy(up, nc); up.Close() }()
+		// From brw, not nc: net/http's background read may already hold
+		// the client's first byte in the hijacked reader.
+		go func() { defer tunnels.Done(); io.Copy(up, brw.Reader); up.Close() }()
 		go func() { defer tunnels.Done(); io.Copy(nc, up); nc.Close() }()
 	}))
 	defer func() { proxy.Close(); tunnels.Wait() }()
