@@ -44,19 +44,18 @@ type Conn struct {
 	fFin    bool
 	fMasked bool
 	fKey    [4]byte
-	fKeyPos int
+	// Two flags of the message being read, here to fill the padding.
+	msgOpen    bool // a data message has started and not ended
+	msgDeflate bool // the data message being read is compressed (RSV1)
+	fKeyPos    int
 
 	// The data message being read.
-	msgOpen bool // a data message has started and not ended
 	msgType int
 	msgLen  int64 // payload bytes announced by its frames so far
 	utf8    utf8Validator
 	readers [2]messageReader // alternate, so a stale reader is detected
-	curRd   int
-	ctrl    [maxControlPayload]byte
 
-	msgDeflate bool          // the data message being read is compressed (RSV1)
-	pmd        *deflateState // permessage-deflate (compress.go); nil unless negotiated
+	pmd *deflateState // permessage-deflate (compress.go); nil unless negotiated
 
 	rawN       int   // results of rawRead, kept here so the callback
 	rawErr     error // does not allocate
@@ -64,6 +63,7 @@ type Conn struct {
 	rawState   uint8 // what rawRead does next (read_linux.go)
 	rawTryRead bool  // the peer keeps the socket busy: read before any peek
 	rawPeek    byte  // MSG_PEEK's landing place
+	curRd      uint8 // readers[curRd] is the current one
 
 	handlerMu    sync.Mutex
 	pingHandler  func(appData string) error
@@ -79,7 +79,6 @@ type Conn struct {
 	wclass        int
 	wpool         BufferPool // the application's pool, or nil
 	writers       [2]messageWriter
-	curWr         int
 	compressLevel atomic.Int32
 	compressWrite atomic.Bool
 	queue         atomic.Pointer[sendQueue] // QueuePreparedMessage (queue.go); nil until used
@@ -87,6 +86,7 @@ type Conn struct {
 	// Guarded by frameSem.
 	writeErr   error
 	closeSent  atomic.Bool
+	curWr      uint8                      // writers[curWr] is the current one
 	pendp      *[]byte                    // borrowed buffer of frames held back (write.go)
 	pend       []byte                     // the held frames
 	pendN      atomic.Int32               // len(pend), readable without frameSem

@@ -356,23 +356,27 @@ func (c *Conn) handleControl(h *header) error {
 	if err := c.fill(n); err != nil {
 		return err
 	}
-	p := c.ctrl[:n]
-	copy(p, c.rbuf[c.rr:c.rr+n])
-	c.consume(n)
+	// The payload is handled where it lies in the read buffer (unmasked
+	// in place), and consumed once it has been copied out: a Conn keeps
+	// no control-frame buffer of its own.
+	p := c.rbuf[c.rr : c.rr+n : c.rr+n]
 	if h.masked {
 		mask(h.key, 0, p)
 	}
 	switch h.op {
-	case opPing:
-		if err := c.PingHandler()(string(p)); err != nil {
-			return c.readFailed(err)
+	case opPing, opPong:
+		appData := string(p)
+		c.consume(n)
+		handler := c.PongHandler()
+		if h.op == opPing {
+			handler = c.PingHandler()
 		}
-	case opPong:
-		if err := c.PongHandler()(string(p)); err != nil {
+		if err := handler(appData); err != nil {
 			return c.readFailed(err)
 		}
 	case opClose:
 		code, text, perr := parseClosePayload(p)
+		c.consume(n)
 		if perr != nil {
 			return c.fail(perr)
 		}

@@ -129,7 +129,11 @@
 // the handler keeps its own frame small (up to about 150 bytes of locals;
 // larger state belongs in a struct on the heap): the library's paths from
 // a read or write down to the socket are kept shallow for that, since a
-// stack that grew never shrinks back while the connection waits. Slices returned by
+// stack that grew never shrinks back while the connection waits. Answering
+// a peer's ping is the exception: the pong is written beneath the read, and
+// that path grows the goroutine to 4 KiB (about 2 KiB more per connection
+// whose peer pings; a server's own pings, see [StartHeartbeat], do not).
+// Slices returned by
 // ReadMessage belong to the caller; slices passed to write methods are not
 // retained after the method returns.
 //

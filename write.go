@@ -564,7 +564,15 @@ func (c *Conn) WriteControl(messageType int, data []byte, deadline time.Time) er
 	if err := c.lockFrame(deadline); err != nil {
 		return err
 	}
-	defer func() { c.frameSem.release() }()
+	err := c.writeControlLocked(byte(messageType), data, deadline)
+	c.frameSem.release()
+	return err
+}
+
+// writeControlLocked is WriteControl under frameSem. No defers, small
+// frames: the default ping handler runs it beneath a handler's read, and
+// a deep stack there would grow the connection goroutine for good.
+func (c *Conn) writeControlLocked(op byte, data []byte, deadline time.Time) error {
 	if c.closeSent.Load() {
 		return ErrCloseSent
 	}
@@ -573,20 +581,22 @@ func (c *Conn) WriteControl(messageType int, data []byte, deadline time.Time) er
 		key = newMaskKey()
 	}
 	cbufp := getBuf(0) // 256 bytes, borrowed: a Conn holds no control buffer
-	defer putBuf(0, cbufp)
-	b := appendHeader((*cbufp)[:0], true, 0, byte(messageType), len(data), c.isClient, key)
+	b := appendHeader((*cbufp)[:0], true, 0, op, len(data), c.isClient, key)
 	hl := len(b)
 	b = append(b, data...)
 	if c.isClient {
 		mask(key, 0, b[hl:])
 	}
-	stored := c.currentWriteDeadline()
-	if !deadline.Equal(stored) {
+	restore := !deadline.Equal(c.currentWriteDeadline())
+	if restore {
 		c.conn.SetWriteDeadline(deadline)
-		defer func() { c.conn.SetWriteDeadline(c.currentWriteDeadline()) }()
 	}
 	err := c.writeLocked(b, nil)
-	if messageType == CloseMessage && err == nil {
+	if restore {
+		c.conn.SetWriteDeadline(c.currentWriteDeadline())
+	}
+	putBuf(0, cbufp)
+	if op == CloseMessage && err == nil {
 		c.closeSent.Store(true)
 		c.finishCloseLocked()
 	}
