@@ -11,7 +11,6 @@ package websocket
 // error rules as an RFC 6455 one.
 
 import (
-	"bufio"
 	"crypto/md5"
 	"encoding/binary"
 	"errors"
@@ -301,6 +300,6 @@ func (u *Upgrader) upgradeHixie76(w http.ResponseWriter, r *http.Request, respon
 		subprotocol:     subprotocol,
 	}, pending)
 	c.hixie = new(hixieState)
-	*brw.Reader = bufio.Reader{} // its bytes were copied; see Upgrade
+	dropBuffers(brw) // the reader's bytes were copied; see Upgrade
 	return c, nil
 }

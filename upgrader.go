@@ -240,11 +240,22 @@ func (u *Upgrader) finish(netConn net.Conn, brw *bufio.ReadWriter, p *upgradePar
 		subprotocol:     p.subprotocol,
 		deflate:         p.deflate,
 	}, pending)
-	// The hijacked reader is net/http's per-connection 4 KiB buffer, still
-	// referenced from its connection state while the handler runs; its
-	// bytes were copied, so drop the buffer rather than keep it alive.
-	*brw.Reader = bufio.Reader{}
+	// The hijacked reader and writer are net/http's per-connection 4 KiB
+	// buffers, still referenced from its connection state while the
+	// handler runs; the reader's bytes were copied and the writer is not
+	// used, so drop both buffers rather than keep them alive.
+	dropBuffers(brw)
 	return c, nil
+}
+
+// dropBuffers empties the hijacked bufio pair (see finish).
+func dropBuffers(brw *bufio.ReadWriter) {
+	if brw.Reader != nil {
+		*brw.Reader = bufio.Reader{}
+	}
+	if brw.Writer != nil {
+		*brw.Writer = bufio.Writer{}
+	}
 }
 
 // refuse answers a refused handshake and returns the HandshakeError.
