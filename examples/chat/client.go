@@ -14,9 +14,6 @@ import (
 
 // Timing and size limits of a connection.
 const (
-	// writeWait bounds the write of one message to a browser.
-	writeWait = 10 * time.Second
-
 	// pongWait is how long a browser may take to answer a ping. Browsers
 	// answer pings by themselves; a tab that does not is gone (a closed
 	// laptop, a dropped network) and is disconnected.
@@ -34,7 +31,7 @@ const (
 	maxNameLength = 24
 
 	// sendQueue is how many messages may wait for a slow browser before
-	// it is dropped.
+	// it is dropped (Conn.SetQueueLimit).
 	sendQueue = 64
 )
 
@@ -43,14 +40,14 @@ const (
 // its own page wants.
 var upgrader = websocket.Upgrader{EnableCompression: true}
 
-// client is one browser tab: its connection and the queue of messages on
-// the way to it. Two goroutines serve it: readPump (the HTTP handler's
-// own) reads, writePump writes.
+// client is one browser tab. The HTTP handler's goroutine reads
+// (readPump); messages to the tab go through the connection's send queue
+// (QueuePreparedMessage), written by the library without a goroutine of
+// ours.
 type client struct {
 	hub  *hub
 	conn *websocket.Conn
 	name string
-	send chan *websocket.PreparedMessage
 }
 
 var guests atomic.Int64
@@ -70,9 +67,9 @@ func serveWS(h *hub, conns *websocket.ConnSet, w http.ResponseWriter, r *http.Re
 		hub:  h,
 		conn: conn,
 		name: cleanName(r.URL.Query().Get("name")),
-		send: make(chan *websocket.PreparedMessage, sendQueue),
 	}
 	conn.SetReadLimit(maxMessageSize)
+	conn.SetQueueLimit(sendQueue)
 	hb := websocket.StartHeartbeat(conn, pingPeriod, pongWait)
 	defer hb.Stop()
 
@@ -81,7 +78,6 @@ func serveWS(h *hub, conns *websocket.ConnSet, w http.ResponseWriter, r *http.Re
 	case <-h.done:
 		return
 	}
-	go c.writePump()
 	c.readPump(hb)
 }
 
@@ -124,40 +120,10 @@ func (c *client) readPump(hb *websocket.Heartbeat) {
 	}
 }
 
-// writePump writes the messages the hub queues for the browser, all those
-// already queued in one write (WritePreparedMessages). It returns when the
-// hub closes the queue: the client left, was too slow,
-// or the server is shutting down.
-func (c *client) writePump() {
-	batch := make([]*websocket.PreparedMessage, 0, sendQueue)
-	for pm := range c.send {
-		// Whatever else is already queued goes out in the same write.
-		batch = append(batch[:0], pm)
-	drain:
-		for len(batch) < cap(batch) {
-			select {
-			case more, ok := <-c.send:
-				if !ok {
-					break drain
-				}
-				batch = append(batch, more)
-			default:
-				break drain
-			}
-		}
-		c.conn.SetWriteDeadline(time.Now().Add(writeWait))
-		if err := c.conn.WritePreparedMessages(batch...); err != nil {
-			// The connection is failing; closing it ends readPump,
-			// which unregisters the client.
-			c.conn.Close()
-			for range c.send {
-			}
-			return
-		}
-	}
-	// The hub dropped the client. When it left of its own accord the
-	// close handshake has already happened and this does nothing; a
-	// client that was too slow is told why.
+// drop tells a tab that could not keep up why it is leaving (1008), then
+// closes its connection; its readPump then ends and unregisters it. It
+// runs in a goroutine of its own, so the hub never waits on a slow tab.
+func (c *client) drop() {
 	c.conn.WriteControl(websocket.CloseMessage,
 		websocket.FormatCloseMessage(websocket.ClosePolicyViolation, "too slow"),
 		time.Now().Add(time.Second))

@@ -43,8 +43,8 @@ func newHub() *hub {
 	}
 }
 
-// run serves the hub's channels until ctx is done, then closes every
-// client's send channel, which ends the writers.
+// run serves the hub's channels until ctx is done. The connections
+// themselves are closed by the server's ConnSet on shutdown.
 func (h *hub) run(ctx context.Context) {
 	defer close(h.done)
 	for {
@@ -64,22 +64,18 @@ func (h *hub) run(ctx context.Context) {
 				h.sendAll(event{Type: "message", Name: m.from.name, Text: m.text}, nil)
 			}
 		case <-ctx.Done():
-			for c := range h.clients {
-				delete(h.clients, c)
-				close(c.send)
-			}
+			clear(h.clients)
 			return
 		}
 	}
 }
 
-// remove forgets c, which ends its writer, and tells the others it left.
+// remove forgets c and tells the others it left.
 func (h *hub) remove(c *client) {
 	if _, ok := h.clients[c]; !ok {
 		return
 	}
 	delete(h.clients, c)
-	close(c.send)
 	h.sendAll(event{Type: "leave", Name: c.name}, nil)
 }
 
@@ -95,16 +91,19 @@ func (h *hub) sendAll(ev event, except *client) {
 		if c == except {
 			continue
 		}
-		select {
-		case c.send <- pm:
-		default:
-			// Its queue is full: the browser does not read fast
-			// enough. Drop it rather than hold everyone up.
+		// QueuePreparedMessage never blocks: the library writes what
+		// each connection has queued, several messages in one write when
+		// they pile up.
+		if err := c.conn.QueuePreparedMessage(pm); err != nil {
+			// Its queue is full (the browser does not read fast
+			// enough) or its connection failed. Drop it rather than
+			// hold everyone up.
 			slow = append(slow, c)
 		}
 	}
 	for _, c := range slow {
 		log.Printf("chat: %s (%s) is too slow, dropped", c.name, c.conn.RemoteAddr())
+		go c.drop()
 		h.remove(c)
 	}
 }
@@ -112,10 +111,7 @@ func (h *hub) sendAll(ev event, except *client) {
 // sendTo sends ev to c alone.
 func (h *hub) sendTo(c *client, ev event) {
 	if pm := prepare(ev); pm != nil {
-		select {
-		case c.send <- pm:
-		default:
-		}
+		c.conn.QueuePreparedMessage(pm)
 	}
 }
 
