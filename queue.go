@@ -87,7 +87,8 @@ func (c *Conn) QueuePreparedMessage(pm *PreparedMessage) error {
 
 // SetQueueLimit sets how many messages may wait in the connection's send
 // queue (see [Conn.QueuePreparedMessage]); n <= 0 restores
-// [DefaultQueueLimit]. Messages already queued stay queued.
+// [DefaultQueueLimit]. Messages already queued stay queued. It may be
+// called from any goroutine and does not block.
 func (c *Conn) SetQueueLimit(n int) {
 	if n <= 0 {
 		n = DefaultQueueLimit
@@ -99,7 +100,8 @@ func (c *Conn) SetQueueLimit(n int) {
 }
 
 // QueueLen returns the number of messages waiting in the connection's send
-// queue, not counting those being written.
+// queue, not counting those being written. It may be called from any
+// goroutine and does not block; the answer may be stale at once.
 func (c *Conn) QueueLen() int {
 	q := c.queue.Load()
 	if q == nil {

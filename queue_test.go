@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -379,5 +380,46 @@ func TestQueue_idleAfterBurstKeepsNothing(t *testing.T) {
 	defer q.mu.Unlock()
 	if cap(q.msgs) > keptQueueCap || cap(q.spare) > keptQueueCap || cap(q.frames) > keptQueueCap {
 		t.Fatalf("idle queue keeps slices of capacity %d, %d, %d", cap(q.msgs), cap(q.spare), cap(q.frames))
+	}
+}
+
+// Queued messages on a permessage-deflate connection go out compressed
+// (once per PreparedMessage and level) and arrive intact, in order, with
+// and without context takeover.
+func TestQueue_permessageDeflate(t *testing.T) {
+	t.Parallel()
+	for _, takeover := range []bool{false, true} {
+		t.Run(fmt.Sprint("takeover=", takeover), func(t *testing.T) {
+			const n = 200
+			msgs := make([][]byte, n)
+			for i := range msgs {
+				msgs[i] = bytes.Repeat([]byte(fmt.Sprintf("message %d, compressible; ", i)), 20+i%7)
+			}
+			u := &Upgrader{EnableCompression: true, CompressionContextTakeover: takeover}
+			addr := serve(t, u, func(c *Conn) {
+				for _, m := range msgs {
+					pm, _ := NewPreparedMessage(TextMessage, m)
+					for c.QueuePreparedMessage(pm) == ErrQueueFull {
+						time.Sleep(time.Millisecond)
+					}
+				}
+				c.ReadMessage()
+			})
+			d := Dialer{EnableCompression: true}
+			c, resp, err := d.Dial("ws://"+addr+"/", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			if !strings.Contains(resp.Header.Get("Sec-WebSocket-Extensions"), "permessage-deflate") {
+				t.Fatalf("permessage-deflate not negotiated: %q", resp.Header.Get("Sec-WebSocket-Extensions"))
+			}
+			for i, want := range msgs {
+				mt, got, err := c.ReadMessage()
+				if err != nil || mt != TextMessage || !bytes.Equal(got, want) {
+					t.Fatalf("message %d: type %d, %d bytes, %v", i, mt, len(got), err)
+				}
+			}
+		})
 	}
 }
