@@ -300,8 +300,23 @@ func (w *messageWriter) closeDeflate() error {
 	return err
 }
 
-// writeMessageDeflate is WriteMessage for a message to compress.
+// wholeDeflateMax is the largest message writeMessageDeflate compresses
+// whole into a buffer before writing it, rather than streaming it through
+// the compressor.
+const wholeDeflateMax = 64 << 10
+
+// writeMessageDeflate is WriteMessage for a message to compress. Without
+// context takeover (the default), a message of up to wholeDeflateMax bytes
+// is compressed whole into a pooled buffer and the compressor goes back to
+// its pool before the frame is written: a write blocked on a peer that
+// does not read then holds the compressed bytes (a buffer of at most
+// 128 KiB), not a compressor (about 1.2 MB for compress/flate). Larger
+// messages, client messages (masked as they go) and messages with context
+// takeover (the connection owns its compressor anyway) are streamed.
 func (c *Conn) writeMessageDeflate(messageType int, data []byte) error {
+	if len(data) <= wholeDeflateMax && !c.isClient && c.pmd.params.serverNoTakeover {
+		return c.writeMessageDeflateWhole(messageType, data)
+	}
 	w, err := c.NextWriter(messageType)
 	if err != nil {
 		return err
@@ -310,6 +325,26 @@ func (c *Conn) writeMessageDeflate(messageType int, data []byte) error {
 		return err
 	}
 	return w.Close()
+}
+
+func (c *Conn) writeMessageDeflateWhole(messageType int, data []byte) error {
+	if err := c.acquireMsg(); err != nil {
+		return err
+	}
+	class := sizeClass(maxHeaderSize+len(data)+64, 0)
+	bufp := getBuf(class)
+	// Compress behind room for the longest header, then put the header
+	// right in front of the payload (as preparedFrame does).
+	b := appendDeflate((*bufp)[:maxHeaderSize], data, c.pmd.writeLevel(c))
+	n := len(b) - maxHeaderSize
+	start := maxHeaderSize - headerSize(n, false)
+	appendHeader(b[start:start], true, bitRsv1, byte(messageType), n, false, [4]byte{})
+	err := c.writeFrame(b[start:], nil)
+	if cap(b) == cap(*bufp) { // not outgrown (incompressible data grows a little)
+		putBuf(class, bufp)
+	}
+	c.msgSem.release()
+	return err
 }
 
 // compressMessage reports whether a data message of n bytes goes out

@@ -99,6 +99,16 @@ func TestStall_compressedWrite_peerNeverReads(t *testing.T) {
 		}, 2 << 20},
 		{"WriteMessage", func(c *websocket.Conn) error { return c.WriteMessage(websocket.BinaryMessage, random) }, 2 << 20},
 		{"WritePreparedMessage", func(c *websocket.Conn) error { return c.WritePreparedMessage(pm) }, 768 << 10},
+		// Messages of up to 64 KiB are compressed whole before they are
+		// written: a blocked one holds its compressed bytes, not a
+		// compressor. Written until the socket is full.
+		{"WriteMessage 32 KiB, repeated", func(c *websocket.Conn) error {
+			for i := 0; ; i += 32 << 10 {
+				if err := c.WriteMessage(websocket.BinaryMessage, random[i%(4<<20):][:32<<10]); err != nil {
+					return err
+				}
+			}
+		}, 256 << 10},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			leakcheck.Check(t)
