@@ -1,6 +1,7 @@
 package websocket
 
 import (
+	"bufio"
 	"bytes"
 	"crypto/tls"
 	"errors"
@@ -315,3 +316,65 @@ func TestServe_idleConnectionsStayOnSmallStacks(t *testing.T) {
 
 //go:noinline
 func keep(b []byte) { b[0]++ }
+
+// FuzzUpgradeConn feeds arbitrary bytes to UpgradeConn as what a client
+// sent before closing its side: it never panics, always returns, hands out
+// a Conn exactly when it reports no error, and then only for a request
+// that http.ReadRequest reads the same way.
+func FuzzUpgradeConn(f *testing.F) {
+	key := "dGhlIHNhbXBsZSBub25jZQ=="
+	valid := "GET /chat?x=1 HTTP/1.1\r\nHost: example.com\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+		"Sec-WebSocket-Key: " + key + "\r\nSec-WebSocket-Version: 13\r\n"
+	f.Add([]byte(valid + "\r\n"))
+	f.Add([]byte(valid + "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n\r\n\x81\x80abcd"))
+	f.Add([]byte(valid + "Host: other\r\n\r\n"))
+	f.Add([]byte("GET / HTTP/1.1\r\nHost: example.com\r\nConnection: Upgrade\r\nUpgrade: WebSocket\r\nOrigin: http://example.com\r\n" +
+		"Sec-WebSocket-Key1: 4 @1  46546xW%0l 1 5\r\nSec-WebSocket-Key2: 12998 5 Y3 1  .P00\r\n\r\n^n:ds[4U"))
+	f.Add([]byte("GET / HTTP/1.0\r\n\r\n"))
+	f.Add([]byte("\r\n\r\n"))
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Cleanup(func() { ln.Close() })
+	u := &Upgrader{
+		HandshakeTimeout:  time.Second,
+		EnableHixie76:     true,
+		EnableCompression: true,
+		CheckOrigin:       func(*http.Request) bool { return true },
+	}
+	f.Fuzz(func(t *testing.T, in []byte) {
+		client, err := net.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer client.Close()
+		server, err := ln.Accept()
+		if err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			client.Write(in)
+			client.(*net.TCPConn).CloseWrite()
+			io.Copy(io.Discard, client) // the answer, until the server closes
+		}()
+		c, r, err := u.UpgradeConn(server)
+		switch {
+		case err != nil && (c != nil || r != nil):
+			t.Fatalf("error %v with a Conn or request", err)
+		case err == nil && (c == nil || r == nil):
+			t.Fatal("no error, but no Conn or request")
+		case err == nil:
+			want, rerr := http.ReadRequest(bufio.NewReader(bytes.NewReader(in)))
+			if rerr != nil || want.Method != r.Method || want.RequestURI != r.RequestURI || want.Host != r.Host {
+				t.Fatalf("upgraded a request http.ReadRequest reads as %v (%v), UpgradeConn as %s %s %s", want, rerr, r.Method, r.RequestURI, r.Host)
+			}
+			c.Close()
+		default:
+			server.Close() // already closed by UpgradeConn; harmless
+		}
+		<-done
+	})
+}
