@@ -1,0 +1,201 @@
+package websocket
+
+// Control frames (RFC 6455 §5.5), both ways: what the reading goroutine
+// does with a ping, pong or close from the peer, the handlers it calls,
+// and WriteControl.
+
+import (
+	"errors"
+	"net"
+	"time"
+)
+
+// handleControl reads a control frame's payload and acts on it (RFC 6455
+// §5.5).
+func (c *Conn) handleControl(h *header) error {
+	n := int(h.length)
+	if err := c.fill(n); err != nil {
+		return err
+	}
+	// The payload is handled where it lies in the read buffer (unmasked
+	// in place), and consumed once it has been copied out: a Conn keeps
+	// no control-frame buffer of its own.
+	p := c.rbuf[c.rr : c.rr+n : c.rr+n]
+	if h.masked {
+		mask(h.key, 0, p)
+	}
+	switch h.op {
+	case opPing, opPong:
+		appData := string(p)
+		c.consume(n)
+		handler := c.PongHandler()
+		if h.op == opPing {
+			handler = c.PingHandler()
+		}
+		if err := handler(appData); err != nil {
+			return c.readFailed(err)
+		}
+	case opClose:
+		code, text, perr := parseClosePayload(p)
+		c.consume(n)
+		if perr != nil {
+			return c.fail(perr)
+		}
+		c.closeReceived.Store(true)
+		var err error = &CloseError{Code: code, Text: text}
+		if herr := c.CloseHandler()(code, text); herr != nil {
+			err = herr
+		}
+		c.setReadErr(err)
+		c.finishClose()
+		return err
+	}
+	return nil
+}
+
+// SetPingHandler sets the handler called, from the reading goroutine, for
+// each ping from the peer. A nil h restores the default, which answers
+// with a pong carrying the same application data. The handler should not
+// block for long: reading waits for it.
+func (c *Conn) SetPingHandler(h func(appData string) error) {
+	c.handlerMu.Lock()
+	c.pingHandler = h
+	c.handlerMu.Unlock()
+}
+
+// PingHandler returns the current ping handler.
+func (c *Conn) PingHandler() func(appData string) error {
+	c.handlerMu.Lock()
+	h := c.pingHandler
+	c.handlerMu.Unlock()
+	if h == nil {
+		return c.defaultPingHandler
+	}
+	return h
+}
+
+func (c *Conn) defaultPingHandler(appData string) error {
+	err := c.WriteControl(PongMessage, []byte(appData), time.Now().Add(controlWriteWait))
+	if err == ErrCloseSent {
+		return nil
+	}
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return nil
+	}
+	return err
+}
+
+// ignorePong is the default pong handler: unsolicited pongs are allowed
+// and ignored (RFC 6455 §5.5.3).
+func ignorePong(string) error { return nil }
+
+// SetPongHandler sets the handler called, from the reading goroutine, for
+// each pong from the peer. A nil h restores the default, which does
+// nothing.
+func (c *Conn) SetPongHandler(h func(appData string) error) {
+	c.handlerMu.Lock()
+	c.pongHandler = h
+	c.handlerMu.Unlock()
+}
+
+// PongHandler returns the current pong handler.
+func (c *Conn) PongHandler() func(appData string) error {
+	c.handlerMu.Lock()
+	h := c.pongHandler
+	c.handlerMu.Unlock()
+	if h == nil {
+		return ignorePong
+	}
+	return h
+}
+
+// SetCloseHandler sets the handler called, from the reading goroutine,
+// when the peer's close message arrives; the read then returns a
+// [*CloseError]. A nil h restores the default, which answers with a close
+// message carrying the peer's code (RFC 6455 §5.5.1), after which the
+// connection closes the socket. A handler that sends no close message
+// leaves the socket to the application.
+func (c *Conn) SetCloseHandler(h func(code int, text string) error) {
+	c.handlerMu.Lock()
+	c.closeHandler = h
+	c.handlerMu.Unlock()
+}
+
+// CloseHandler returns the current close handler.
+func (c *Conn) CloseHandler() func(code int, text string) error {
+	c.handlerMu.Lock()
+	h := c.closeHandler
+	c.handlerMu.Unlock()
+	if h == nil {
+		return c.defaultCloseHandler
+	}
+	return h
+}
+
+// defaultCloseHandler echoes the peer's code. A failure to send it is not
+// reported: the peer is leaving anyway, and the read returns its close.
+func (c *Conn) defaultCloseHandler(code int, text string) error {
+	c.WriteControl(CloseMessage, FormatCloseMessage(code, ""), time.Now().Add(controlWriteWait))
+	return nil
+}
+
+// WriteControl writes a control message (close, ping or pong) with at most
+// 125 bytes of payload. It waits only for a frame in progress, never for a
+// whole message, so it may go out between the frames of a message another
+// goroutine is streaming. The deadline bounds both the wait and the write;
+// a zero deadline means no limit. After a close message, every write
+// returns [ErrCloseSent].
+func (c *Conn) WriteControl(messageType int, data []byte, deadline time.Time) error {
+	if c.hixie != nil {
+		return c.hixieWriteControl(messageType, data, deadline)
+	}
+	switch messageType {
+	case CloseMessage, PingMessage, PongMessage:
+	default:
+		return errBadWriteType
+	}
+	if len(data) > maxControlPayload {
+		return errControlTooLong
+	}
+	if err := c.lockFrame(deadline); err != nil {
+		return err
+	}
+	err := c.writeControlLocked(byte(messageType), data, deadline)
+	c.frameSem.release()
+	return err
+}
+
+// writeControlLocked is WriteControl under frameSem. No defers, small
+// frames: the default ping handler runs it beneath a handler's read, and
+// a deep stack there would grow the connection goroutine for good.
+func (c *Conn) writeControlLocked(op byte, data []byte, deadline time.Time) error {
+	if c.closeSent.Load() {
+		return ErrCloseSent
+	}
+	var key [4]byte
+	if c.isClient {
+		key = newMaskKey()
+	}
+	cbufp := getBuf(0) // 256 bytes, borrowed: a Conn holds no control buffer
+	b := appendHeader((*cbufp)[:0], true, 0, op, len(data), c.isClient, key)
+	hl := len(b)
+	b = append(b, data...)
+	if c.isClient {
+		mask(key, 0, b[hl:])
+	}
+	restore := !deadline.Equal(c.currentWriteDeadline())
+	if restore {
+		c.conn.SetWriteDeadline(deadline)
+	}
+	err := c.writeLocked(b, nil)
+	if restore {
+		c.conn.SetWriteDeadline(c.currentWriteDeadline())
+	}
+	putBuf(0, cbufp)
+	if op == CloseMessage && err == nil {
+		c.closeSent.Store(true)
+		c.finishCloseLocked()
+	}
+	return err
+}
