@@ -376,13 +376,13 @@ func (c *Conn) borrowReadBuf() {
 
 // fill reads from the socket until at least n bytes (n <= the buffer size)
 // are buffered. A drained connection waits for bytes before it borrows a
-// buffer (see readFresh).
+// buffer where the socket allows it (see readFreshRaw).
 func (c *Conn) fill(n int) error {
 	for c.rw-c.rr < n {
 		c.kickFlush() // about to block: held answers go out now
 		if c.rbufp == nil {
 			var err error
-			if c.raw != nil { // straight there: one frame less under the wait
+			if c.raw != nil { // called from here: one frame less under the wait
 				err = c.readFreshRaw()
 			} else {
 				err = c.readFresh()
@@ -408,23 +408,20 @@ func (c *Conn) fill(n int) error {
 	return nil
 }
 
-// readFresh reads into a newly borrowed buffer. Where the socket allows it
-// (see rawRead), the buffer is borrowed only once bytes are there to read.
+// readFresh reads into a newly borrowed buffer, on a socket without the
+// wait-then-borrow path (readFreshRaw, used where c.raw is set).
 func (c *Conn) readFresh() error {
-	if c.raw == nil {
-		c.borrowReadBuf()
-		n, err := c.conn.Read(c.rbuf)
-		c.rw = n
-		if n == 0 {
-			c.releaseReadBuf()
-			if err == nil {
-				err = io.ErrNoProgress
-			}
-			return err
+	c.borrowReadBuf()
+	n, err := c.conn.Read(c.rbuf)
+	c.rw = n
+	if n == 0 {
+		c.releaseReadBuf()
+		if err == nil {
+			err = io.ErrNoProgress
 		}
-		return nil
+		return err
 	}
-	return c.readFreshRaw()
+	return nil
 }
 
 // readFailed records a transport error as the sticky read error. io.EOF

@@ -85,16 +85,13 @@ func (u *Upgrader) UpgradeConn(nc net.Conn) (*Conn, *http.Request, error) {
 			}
 		}
 		if status != 0 {
-			writeRefusal(nc, status, nil, []byte(err.Error()+"\n"), timeout)
-			err = HandshakeError{Status: status, message: err.Error()}
+			return nil, nil, refuseConn(nc, status, err, timeout)
 		}
 		nc.Close()
 		return nil, nil, err
 	}
 	if err := checkRequestHeaders(r); err != nil {
-		writeRefusal(nc, http.StatusBadRequest, nil, []byte(err.Error()+"\n"), timeout)
-		nc.Close()
-		return nil, nil, HandshakeError{Status: http.StatusBadRequest, message: err.Error()}
+		return nil, nil, refuseConn(nc, http.StatusBadRequest, err, timeout)
 	}
 	// The body, if the client sent one, is no HTTP body for a WebSocket
 	// (bytes after the request are frames), and br goes back to its pool.
@@ -118,6 +115,15 @@ func (u *Upgrader) UpgradeConn(nc net.Conn) (*Conn, *http.Request, error) {
 		return nil, nil, err
 	}
 	return c, r, nil
+}
+
+// refuseConn answers a request UpgradeConn refuses before Upgrade sees it
+// (plain text, reason as the body), closes nc and returns the
+// HandshakeError.
+func refuseConn(nc net.Conn, status int, reason error, timeout time.Duration) error {
+	writeRefusal(nc, status, nil, []byte(reason.Error()+"\n"), timeout)
+	nc.Close()
+	return HandshakeError{Status: status, message: reason.Error()}
 }
 
 // checkRequestHeaders makes the checks net/http's server makes on a

@@ -187,9 +187,7 @@ func TestServe_TLS(t *testing.T) {
 // A panic in the handshake (a user's CheckOrigin) costs that connection
 // only; Serve goes on.
 func TestServe_panicInCheckOriginIsRecovered(t *testing.T) {
-	var logged lockedBuffer
-	log.SetOutput(&logged)
-	defer log.SetOutput(os.Stderr)
+	logged := captureLog(t)
 	up := &Upgrader{CheckOrigin: func(r *http.Request) bool {
 		if r.URL.Path == "/panic" {
 			panic("origin boom")
@@ -217,9 +215,7 @@ func TestServe_panicInCheckOriginIsRecovered(t *testing.T) {
 
 // A panicking handler costs its own connection only; Serve goes on.
 func TestServe_handlerPanicIsRecovered(t *testing.T) {
-	var logged lockedBuffer
-	log.SetOutput(&logged)
-	defer log.SetOutput(os.Stderr)
+	logged := captureLog(t)
 	addr := serveRaw(t, &Upgrader{}, func(c *Conn, r *http.Request) {
 		if r.URL.Path == "/panic" {
 			panic("boom")
@@ -234,6 +230,15 @@ func TestServe_handlerPanicIsRecovered(t *testing.T) {
 	if !strings.Contains(logged.String(), "boom") {
 		t.Errorf("the panic was not logged: %q", logged.String())
 	}
+}
+
+// captureLog sends the standard logger's output to a buffer until the test
+// ends. Tests using it must not run in parallel.
+func captureLog(t *testing.T) *lockedBuffer {
+	logged := new(lockedBuffer)
+	log.SetOutput(logged)
+	t.Cleanup(func() { log.SetOutput(os.Stderr) })
+	return logged
 }
 
 // lockedBuffer is a bytes.Buffer safe for concurrent use.

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"sync"
 	"time"
 )
 
@@ -105,22 +106,20 @@ func (c *Conn) writeLocked(b, extra []byte) error {
 	return c.writeLockedVec(b, extra)
 }
 
+// writeLockedVec is writeLocked's path for held frames or a tail.
+//
 //go:noinline
 func (c *Conn) writeLockedVec(b, extra []byte) error {
-	iov := make(net.Buffers, 0, 3) // rare path (held frames or a tail)
+	v := vecPool.Get().(*vec)
+	iov := v.arr[:0]
 	for _, p := range [...][]byte{c.pend, b, extra} {
 		if len(p) > 0 {
 			iov = append(iov, p)
 		}
 	}
-	var err error
-	switch len(iov) {
-	case 0:
-	case 1:
-		_, err = c.conn.Write(iov[0])
-	default:
-		_, err = iov.WriteTo(c.conn)
-	}
+	err := v.write(c.conn, iov)
+	v.arr = [3][]byte{}
+	vecPool.Put(v)
 	c.releasePend()
 	if err != nil {
 		c.writeErr = err
@@ -135,15 +134,42 @@ func (c *Conn) writeVecLocked(frames [][]byte) error {
 	if c.writeErr != nil {
 		return c.writeErr
 	}
-	bufs := net.Buffers(frames[1:])
+	bufs := frames[1:]
 	if len(c.pend) > 0 {
 		frames[0] = c.pend
 		bufs = frames
 	}
-	_, err := bufs.WriteTo(c.conn)
+	v := vecPool.Get().(*vec)
+	err := v.write(c.conn, bufs)
+	vecPool.Put(v)
 	c.releasePend()
 	if err != nil {
 		c.writeErr = err
+	}
+	return err
+}
+
+// vec is scratch space for a writev: net.Buffers.WriteTo needs its receiver
+// on the heap, so a local one would be allocated on every call; these are
+// pooled instead (a Conn keeps none).
+type vec struct {
+	arr  [3][]byte
+	bufs net.Buffers
+}
+
+var vecPool = sync.Pool{New: func() any { return new(vec) }}
+
+// write writes bufs to w, with one writev where w supports it.
+func (v *vec) write(w io.Writer, bufs [][]byte) error {
+	var err error
+	switch len(bufs) {
+	case 0:
+	case 1:
+		_, err = w.Write(bufs[0])
+	default:
+		v.bufs = bufs
+		_, err = v.bufs.WriteTo(w)
+		v.bufs = nil
 	}
 	return err
 }
