@@ -13,7 +13,7 @@ var errCloseTimeout = errors.New("websocket: timed out waiting for the peer's cl
 // handled: when ours was sent too, the closing handshake is complete and
 // the server closes the TCP connection first (RFC 6455 §7.1.1).
 func (c *Conn) finishClose() {
-	if c.closeSent.Load() {
+	if c.cl.sent.Load() {
 		c.Close()
 	}
 }
@@ -21,7 +21,7 @@ func (c *Conn) finishClose() {
 // finishCloseLocked is finishClose for the write side, after our close
 // message went out.
 func (c *Conn) finishCloseLocked() {
-	if c.closeReceived.Load() {
+	if c.cl.received.Load() {
 		c.Close()
 	}
 }
@@ -55,24 +55,24 @@ func (c *Conn) CloseHandshake(code int, text string) error {
 	}
 	timer := time.NewTimer(time.Until(deadline))
 	defer timer.Stop()
-	c.closeReading.Store(true)
+	c.rd.closeReading.Store(true)
 	select {
-	case <-c.readDone.wait():
-	case c.readSem.channel() <- struct{}{}:
+	case <-c.rd.done.wait():
+	case c.rd.sem.channel() <- struct{}{}:
 		c.conn.SetReadDeadline(deadline)
 		for {
-			if _, err := c.nextReader(); err != nil {
+			if _, err := c.fr.nextReader(c); err != nil {
 				c.setReadErr(err) // in case a path returned without it
 				break
 			}
 		}
-		c.readSem.release()
+		c.rd.sem.release()
 	case <-timer.C:
 		c.Close()
 		return errCloseTimeout
 	}
 	c.Close()
-	if c.closeReceived.Load() {
+	if c.cl.received.Load() {
 		return nil
 	}
 	err = c.readErrOrTimeout()
@@ -87,11 +87,11 @@ func (c *Conn) CloseHandshake(code int, text string) error {
 // close. It is called after readDone is closed.
 func (c *Conn) readErrOrTimeout() error {
 	select {
-	case <-c.readDone.wait():
+	case <-c.rd.done.wait():
 	default:
 		return errCloseTimeout
 	}
-	if err := c.readErr; err != nil {
+	if err := c.rd.err; err != nil {
 		return err
 	}
 	return errCloseTimeout

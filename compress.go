@@ -73,7 +73,7 @@ func (c *Conn) initDeflate(cfg deflateConfig) {
 		return
 	}
 	c.pmd = &deflateState{params: cfg.params, threshold: cfg.threshold}
-	c.compressWrite.Store(true)
+	c.wr.compress.Store(true)
 }
 
 // rsvAllowed returns the RSV bits a data frame may carry: RSV1 when
@@ -93,7 +93,7 @@ func (z *deflateState) writeLevel(c *Conn) int {
 	if z.params.serverBits < 15 {
 		return flate.HuffmanOnly
 	}
-	return int(c.compressLevel.Load())
+	return int(c.wr.level.Load())
 }
 
 // ---- Write side ----
@@ -157,7 +157,7 @@ func (w *messageWriter) emitFrame(fin bool) error {
 // plain bytes until it reaches the compression threshold.
 func (w *messageWriter) initDeflate() {
 	w.rsv, w.deflate, w.lazy, w.fw = 0, false, false, nil
-	if w.c.pmd != nil && w.c.compressWrite.Load() {
+	if w.c.pmd != nil && w.c.wr.compress.Load() {
 		w.lazy = true
 	}
 }
@@ -247,7 +247,7 @@ func (w *messageWriter) endDeflate(ok bool) {
 
 // readFromDeflate is messageWriter.ReadFrom when compression is possible.
 func (w *messageWriter) readFromDeflate(r io.Reader) (int64, error) {
-	class := w.c.wclass
+	class := w.c.wr.class
 	bp := getBuf(class)
 	defer putBuf(class, bp)
 	var total int64
@@ -343,14 +343,14 @@ func (c *Conn) writeMessageDeflateWhole(messageType int, data []byte) error {
 	if cap(b) == cap(*bufp) { // not outgrown (incompressible data grows a little)
 		putBuf(class, bufp)
 	}
-	c.msgSem.release()
+	c.wr.msgSem.release()
 	return err
 }
 
 // compressMessage reports whether a data message of n bytes goes out
 // compressed.
 func (c *Conn) compressMessage(n int) bool {
-	return c.pmd != nil && c.compressWrite.Load() && n >= c.pmd.threshold
+	return c.pmd != nil && c.wr.compress.Load() && n >= c.pmd.threshold
 }
 
 // appendDeflate appends data compressed as one permessage-deflate payload

@@ -5,98 +5,122 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 )
 
-// Conn is a WebSocket connection, handed out by [Upgrader.Upgrade].
+// Conn is a WebSocket connection, handed out by [Upgrader.Upgrade],
+// [Upgrader.UpgradeConn] and [Upgrader.Serve] on the server side and by
+// [Dialer.Dial] on the client side.
 //
 // All methods may be called from any goroutine. Writes of data messages
 // are serialized; reading is done by one goroutine at a time (a concurrent
 // read returns [ErrConcurrentRead]). See the package documentation for the
 // concurrency and buffer-ownership rules.
+//
+// The state is grouped by who owns it (ARCHITECTURE.md): rd, the read side,
+// belongs to the goroutine holding rd.sem; wr, the write side, to the
+// holders of wr.msgSem and wr.frameSem; hd, the handlers, to hd.mu; cl, the
+// closing state, is atomics and a sync.Once. What is fixed at the handshake
+// (the transport, the framing, the subprotocol) is read without a lock.
 type Conn struct {
-	conn         net.Conn
-	raw          syscall.RawConn // set when the socket can wait for bytes without a buffer
+	conn         net.Conn  // the transport's connection: addresses, deadlines, Close
+	tr           transport // how bytes are waited for and written (transport.go)
+	raw          rawSocket // the raw-socket transport's state, when tr is it (read_*.go)
+	fr           framing   // the protocol on the wire: RFC 6455, or hixie-76 (framing.go)
 	subprotocol  string
 	closeTimeout time.Duration
-	hixie        *hixieState // non-nil on a draft-hixie-76 connection (hixie76.go)
+	isClient     bool // made by a Dialer: masks what it sends, refuses masked frames
 
-	// The read side. Everything below readSem is owned by the goroutine
-	// that holds readSem (a one-slot semaphore).
-	readSem sema
-	// closeReading is set while CloseHandshake may hold readSem to read
-	// the peer's close; other reads then wait for it (see lockRead).
+	rd readSide
+	wr writeSide
+	hd handlers
+	cl closeState
+
+	pmd   *deflateState             // permessage-deflate (compress.go); nil unless negotiated
+	queue atomic.Pointer[sendQueue] // QueuePreparedMessage (queue.go); nil until used
+}
+
+// readSide is the state of reading. sem is a one-slot semaphore held by the
+// goroutine that reads (lockRead); every field below it belongs to that
+// goroutine, apart from the atomics, which others may read.
+type readSide struct {
+	sem sema
+	// closeReading is set while CloseHandshake may hold sem to read the
+	// peer's close; other reads then wait for it (see lockRead).
 	closeReading atomic.Bool
-	isClient     bool       // made by a Dialer: masks what it sends, refuses masked frames
-	readDone     doneSignal // fired once the read side has ended
-	readLimit    atomic.Int64
+	done         doneSignal   // fired once the read side has ended
+	limit        atomic.Int64 // the read limit; <= 0: none
+	// ahead says the buffer holds unread bytes: a hint for the write
+	// side's coalescing (write.go).
+	ahead atomic.Bool
 
-	rclass int     // size class of the read buffer
-	rbufp  *[]byte // borrowed read buffer; nil while drained
-	rbuf   []byte  // *rbufp
-	rr, rw int     // unread bytes are rbuf[rr:rw]
+	class    int     // size class of the read buffer
+	bufp     *[]byte // borrowed read buffer; nil while drained
+	buf      []byte  // *bufp
+	pos, end int     // unread bytes are buf[pos:end]
+	err      error   // sticky: once set, every read returns it
 
-	readErr error // sticky: once set, every read returns it
+	f rfc6455Reader // the RFC 6455 frame being read (read.go)
 
-	// The frame being read.
-	fRemain int64 // payload bytes not yet read
-	fFin    bool
-	fMasked bool
-	fKey    [4]byte
-	// Two flags of the message being read, here to fill the padding.
-	msgOpen    bool // a data message has started and not ended
-	msgDeflate bool // the data message being read is compressed (RSV1)
-	fKeyPos    int
-
-	// The data message being read.
+	// The data message being read, whatever the framing.
+	msgOpen bool // a data message has started and not ended
+	cur     uint8
 	msgType int
-	msgLen  int64 // payload bytes announced by its frames so far
+	msgLen  int64 // payload bytes announced (RFC 6455) or read (hixie-76) so far
 	utf8    utf8Validator
-	readers [2]messageReader // alternate, so a stale reader is detected
+	readers [2]messageReader // alternate, so a stale reader is detected; readers[cur] is current
+}
 
-	pmd *deflateState // permessage-deflate (compress.go); nil unless negotiated
+// rfc6455Reader is the RFC 6455 framing's own read state: the frame whose
+// payload is being read (RFC 6455 §5.2).
+type rfc6455Reader struct {
+	remain  int64 // payload bytes not yet read
+	keyPos  int
+	key     [4]byte
+	fin     bool
+	masked  bool
+	deflate bool // the data message being read is compressed (RSV1, RFC 7692 §6)
+}
 
-	rawN       int   // results of rawRead, kept here so the callback
-	rawErr     error // does not allocate
-	rawFn      func(fd uintptr) bool
-	rawState   uint8 // what rawRead does next (read_linux.go)
-	rawTryRead bool  // the peer keeps the socket busy: read before any peek
-	rawPeek    byte  // MSG_PEEK's landing place
-	curRd      uint8 // readers[curRd] is the current one
+// writeSide is the state of writing. msgSem is held for a whole data
+// message (from NextWriter to Close); frameSem while bytes go to the
+// socket, so a control frame can slip in between the frames of a message.
+// Fields below frameSem belong to its holder, apart from the atomics.
+type writeSide struct {
+	msgSem   sema
+	frameSem sema
+	deadline atomic.Int64 // UnixNano; 0 means none
+	level    atomic.Int32 // flate level for compressed messages
+	compress atomic.Bool  // compress messages (when negotiated)
+	pendN    atomic.Int32 // len(pend), readable without frameSem
+	// flushTimer writes held frames (write.go); made on the first.
+	flushTimer atomic.Pointer[time.Timer]
 
-	handlerMu    sync.Mutex
-	pingHandler  func(appData string) error
-	pongHandler  func(appData string) error
-	closeHandler func(code int, text string) error
+	class   int        // size class of write buffers
+	pool    BufferPool // the application's pool, or nil
+	cur     uint8      // writers[cur] is the current one
+	writers [2]messageWriter
+	err     error   // sticky: a failed write leaves the stream unknown
+	pendp   *[]byte // borrowed buffer of frames held back (write.go)
+	pend    []byte  // the held frames
+}
 
-	// The write side. msgSem is held for a whole data message (from
-	// NextWriter to Close); frameSem is held while bytes go to the socket,
-	// so a control frame can slip in between the frames of a message.
-	msgSem        sema
-	frameSem      sema
-	writeDeadline atomic.Int64 // UnixNano; 0 means none
-	wclass        int
-	wpool         BufferPool // the application's pool, or nil
-	writers       [2]messageWriter
-	compressLevel atomic.Int32
-	compressWrite atomic.Bool
-	queue         atomic.Pointer[sendQueue] // QueuePreparedMessage (queue.go); nil until used
+// handlers are the application's control-message handlers, guarded by mu.
+type handlers struct {
+	mu    sync.Mutex
+	ping  func(appData string) error
+	pong  func(appData string) error
+	close func(code int, text string) error
+}
 
-	// Guarded by frameSem.
-	writeErr   error
-	closeSent  atomic.Bool
-	curWr      uint8                      // writers[curWr] is the current one
-	pendp      *[]byte                    // borrowed buffer of frames held back (write.go)
-	pend       []byte                     // the held frames
-	pendN      atomic.Int32               // len(pend), readable without frameSem
-	readAhead  atomic.Bool                // the read buffer holds unread bytes (a hint)
-	flushTimer atomic.Pointer[time.Timer] // made on the first held frame
-
-	closeReceived atomic.Bool
-	closed        doneSignal
-	closeOnce     sync.Once
-	closeErr      error
+// closeState tracks the closing handshake and the end of the connection.
+// Its flags are atomics; once guards the closing of the transport.
+type closeState struct {
+	sent     atomic.Bool // our close frame went out: no more writes
+	received atomic.Bool // the peer's close frame arrived
+	done     doneSignal  // fired when the transport is closed
+	once     sync.Once
+	err      error // the transport's Close result, set inside once
 }
 
 // connConfig carries the Upgrader's settings to newConn.
@@ -116,13 +140,14 @@ type connConfig struct {
 func newConn(nc net.Conn, cfg connConfig, pending []byte) *Conn {
 	c := &Conn{
 		conn:         nc,
+		fr:           rfc6455Framing,
 		subprotocol:  cfg.subprotocol,
 		isClient:     cfg.client,
 		closeTimeout: cfg.closeTimeout,
-		rclass:       sizeClass(cfg.readBufferSize, defaultBufferSize),
-		wclass:       sizeClass(cfg.writeBufferSize, defaultBufferSize),
-		wpool:        cfg.writeBufferPool,
 	}
+	c.rd.class = sizeClass(cfg.readBufferSize, defaultBufferSize)
+	c.wr.class = sizeClass(cfg.writeBufferSize, defaultBufferSize)
+	c.wr.pool = cfg.writeBufferPool
 	if c.closeTimeout <= 0 {
 		c.closeTimeout = defaultCloseTimeout
 	}
@@ -130,21 +155,21 @@ func newConn(nc net.Conn, cfg connConfig, pending []byte) *Conn {
 	if limit == 0 {
 		limit = DefaultReadLimit
 	}
-	c.readLimit.Store(limit)
-	c.readers[0].c, c.readers[1].c = c, c
-	c.writers[0].c, c.writers[1].c = c, c
-	c.compressLevel.Store(defaultCompressionLevel)
+	c.rd.limit.Store(limit)
+	c.rd.readers[0].c, c.rd.readers[1].c = c, c
+	c.wr.writers[0].c, c.wr.writers[1].c = c, c
+	c.wr.level.Store(defaultCompressionLevel)
 	c.initDeflate(cfg.deflate)
-	c.initRaw()
+	c.tr = newTransport(nc, &c.raw, &c.rd)
 	if len(pending) > 0 {
 		class := sizeClass(len(pending), 0)
-		if class < c.rclass {
-			class = c.rclass
+		if class < c.rd.class {
+			class = c.rd.class
 		}
-		c.rbufp = getBuf(class)
-		c.rbuf = *c.rbufp
-		c.rclass = class
-		c.rw = copy(c.rbuf, pending)
+		c.rd.bufp = getBuf(class)
+		c.rd.buf = *c.rd.bufp
+		c.rd.class = class
+		c.rd.end = copy(c.rd.buf, pending)
 	}
 	return c
 }
@@ -225,15 +250,15 @@ func (c *Conn) SetReadDeadline(t time.Time) error { return c.conn.SetReadDeadlin
 // frame, so every later write returns the same error.
 func (c *Conn) SetWriteDeadline(t time.Time) error {
 	if t.IsZero() {
-		c.writeDeadline.Store(0)
+		c.wr.deadline.Store(0)
 	} else {
-		c.writeDeadline.Store(t.UnixNano())
+		c.wr.deadline.Store(t.UnixNano())
 	}
 	return c.conn.SetWriteDeadline(t)
 }
 
 func (c *Conn) currentWriteDeadline() time.Time {
-	if ns := c.writeDeadline.Load(); ns != 0 {
+	if ns := c.wr.deadline.Load(); ns != 0 {
 		return time.Unix(0, ns)
 	}
 	return time.Time{}
@@ -244,7 +269,7 @@ func (c *Conn) currentWriteDeadline() time.Time {
 // buffered: the peer gets close code 1009 and the read returns
 // [ErrReadLimit]. A limit of zero or less removes the limit. The default
 // is [DefaultReadLimit] or [Upgrader.ReadLimit].
-func (c *Conn) SetReadLimit(limit int64) { c.readLimit.Store(limit) }
+func (c *Conn) SetReadLimit(limit int64) { c.rd.limit.Store(limit) }
 
 // Close closes the underlying connection at once, without the closing
 // handshake; blocked reads and writes return errors. Use
@@ -252,18 +277,18 @@ func (c *Conn) SetReadLimit(limit int64) { c.readLimit.Store(limit) }
 // calls return the first call's result.
 func (c *Conn) Close() error {
 	c.flushBeforeClose()
-	c.closeOnce.Do(func() {
-		c.closeErr = c.conn.Close()
-		c.closed.fire()
+	c.cl.once.Do(func() {
+		c.cl.err = c.conn.Close()
+		c.cl.done.fire()
 	})
-	return c.closeErr
+	return c.cl.err
 }
 
 // EnableWriteCompression enables and disables compression of the messages
 // written after the call, when permessage-deflate was negotiated. It has
 // no effect otherwise. Compression starts enabled; messages under
 // [Upgrader.CompressionThreshold] are never compressed.
-func (c *Conn) EnableWriteCompression(enable bool) { c.compressWrite.Store(enable) }
+func (c *Conn) EnableWriteCompression(enable bool) { c.wr.compress.Store(enable) }
 
 // SetCompressionLevel sets the flate level (-2 to 9, see compress/flate)
 // for the messages written after the call; the default is 1
@@ -277,6 +302,6 @@ func (c *Conn) SetCompressionLevel(level int) error {
 	if level < -2 || level > 9 {
 		return errInvalidCompressionLevel
 	}
-	c.compressLevel.Store(int32(level))
+	c.wr.level.Store(int32(level))
 	return nil
 }

@@ -152,7 +152,7 @@ func TestConn_misuseReturnsErrors(t *testing.T) {
 		defer close(done)
 		// A second concurrent reader is refused.
 		go c.ReadMessage()
-		for !c.readSem.held() { // until the first reader holds the lock
+		for !c.rd.sem.held() { // until the first reader holds the lock
 			time.Sleep(time.Millisecond)
 		}
 		if _, _, err := c.ReadMessage(); err != ErrConcurrentRead {
@@ -448,7 +448,7 @@ func TestConn_readDuringCloseHandshakeWaitsForIt(t *testing.T) {
 	addr := serve(t, &Upgrader{}, func(c *Conn) {
 		done := make(chan error, 1)
 		go func() { done <- c.CloseHandshake(CloseGoingAway, "") }()
-		for !c.closeReading.Load() || !c.readSem.held() { // until it reads
+		for !c.rd.closeReading.Load() || !c.rd.sem.held() { // until it reads
 			time.Sleep(time.Millisecond)
 		}
 		// The client answers 200 ms after the close arrived: by then

@@ -20,7 +20,7 @@ func (c *Conn) handleControl(h *header) error {
 	// The payload is handled where it lies in the read buffer (unmasked
 	// in place), and consumed once it has been copied out: a Conn keeps
 	// no control-frame buffer of its own.
-	p := c.rbuf[c.rr : c.rr+n : c.rr+n]
+	p := c.rd.buf[c.rd.pos : c.rd.pos+n : c.rd.pos+n]
 	if h.masked {
 		mask(h.key, 0, p)
 	}
@@ -41,7 +41,7 @@ func (c *Conn) handleControl(h *header) error {
 		if perr != nil {
 			return c.fail(perr)
 		}
-		c.closeReceived.Store(true)
+		c.cl.received.Store(true)
 		var err error = &CloseError{Code: code, Text: text}
 		if herr := c.CloseHandler()(code, text); herr != nil {
 			err = herr
@@ -58,16 +58,16 @@ func (c *Conn) handleControl(h *header) error {
 // with a pong carrying the same application data. The handler should not
 // block for long: reading waits for it.
 func (c *Conn) SetPingHandler(h func(appData string) error) {
-	c.handlerMu.Lock()
-	c.pingHandler = h
-	c.handlerMu.Unlock()
+	c.hd.mu.Lock()
+	c.hd.ping = h
+	c.hd.mu.Unlock()
 }
 
 // PingHandler returns the current ping handler.
 func (c *Conn) PingHandler() func(appData string) error {
-	c.handlerMu.Lock()
-	h := c.pingHandler
-	c.handlerMu.Unlock()
+	c.hd.mu.Lock()
+	h := c.hd.ping
+	c.hd.mu.Unlock()
 	if h == nil {
 		return c.defaultPingHandler
 	}
@@ -94,16 +94,16 @@ func ignorePong(string) error { return nil }
 // each pong from the peer. A nil h restores the default, which does
 // nothing.
 func (c *Conn) SetPongHandler(h func(appData string) error) {
-	c.handlerMu.Lock()
-	c.pongHandler = h
-	c.handlerMu.Unlock()
+	c.hd.mu.Lock()
+	c.hd.pong = h
+	c.hd.mu.Unlock()
 }
 
 // PongHandler returns the current pong handler.
 func (c *Conn) PongHandler() func(appData string) error {
-	c.handlerMu.Lock()
-	h := c.pongHandler
-	c.handlerMu.Unlock()
+	c.hd.mu.Lock()
+	h := c.hd.pong
+	c.hd.mu.Unlock()
 	if h == nil {
 		return ignorePong
 	}
@@ -117,16 +117,16 @@ func (c *Conn) PongHandler() func(appData string) error {
 // connection closes the socket. A handler that sends no close message
 // leaves the socket to the application.
 func (c *Conn) SetCloseHandler(h func(code int, text string) error) {
-	c.handlerMu.Lock()
-	c.closeHandler = h
-	c.handlerMu.Unlock()
+	c.hd.mu.Lock()
+	c.hd.close = h
+	c.hd.mu.Unlock()
 }
 
 // CloseHandler returns the current close handler.
 func (c *Conn) CloseHandler() func(code int, text string) error {
-	c.handlerMu.Lock()
-	h := c.closeHandler
-	c.handlerMu.Unlock()
+	c.hd.mu.Lock()
+	h := c.hd.close
+	c.hd.mu.Unlock()
 	if h == nil {
 		return c.defaultCloseHandler
 	}
@@ -147,9 +147,10 @@ func (c *Conn) defaultCloseHandler(code int, text string) error {
 // a zero deadline means no limit. After a close message, every write
 // returns [ErrCloseSent].
 func (c *Conn) WriteControl(messageType int, data []byte, deadline time.Time) error {
-	if c.hixie != nil {
-		return c.hixieWriteControl(messageType, data, deadline)
-	}
+	return c.fr.writeControl(c, messageType, data, deadline)
+}
+
+func (*rfc6455) writeControl(c *Conn, messageType int, data []byte, deadline time.Time) error {
 	switch messageType {
 	case CloseMessage, PingMessage, PongMessage:
 	default:
@@ -162,7 +163,7 @@ func (c *Conn) WriteControl(messageType int, data []byte, deadline time.Time) er
 		return err
 	}
 	err := c.writeControlLocked(byte(messageType), data, deadline)
-	c.frameSem.release()
+	c.wr.frameSem.release()
 	return err
 }
 
@@ -170,7 +171,7 @@ func (c *Conn) WriteControl(messageType int, data []byte, deadline time.Time) er
 // frames: the default ping handler runs it beneath a handler's read, and
 // a deep stack there would grow the connection goroutine for good.
 func (c *Conn) writeControlLocked(op byte, data []byte, deadline time.Time) error {
-	if c.closeSent.Load() {
+	if c.cl.sent.Load() {
 		return ErrCloseSent
 	}
 	var key [4]byte
@@ -194,7 +195,7 @@ func (c *Conn) writeControlLocked(op byte, data []byte, deadline time.Time) erro
 	}
 	putBuf(0, cbufp)
 	if op == CloseMessage && err == nil {
-		c.closeSent.Store(true)
+		c.cl.sent.Store(true)
 		c.finishCloseLocked()
 	}
 	return err

@@ -12,6 +12,11 @@ import (
 // reports when the peer did not answer a ping in time.
 var ErrPongTimeout = errors.New("websocket: no pong received in time")
 
+var (
+	errHeartbeatInterval = errors.New("websocket: heartbeat not started: the interval must be positive")
+	errHeartbeatNoPing   = errors.New("websocket: heartbeat not started: the connection's protocol has no ping (the legacy draft-76)")
+)
+
 // heartbeatCloseWait bounds the close message a failing heartbeat sends to
 // a peer that is probably gone.
 const heartbeatCloseWait = time.Second
@@ -42,8 +47,9 @@ type Heartbeat struct {
 // and fails the connection when no pong arrives within timeout of a ping
 // that is not yet answered. Any pong counts as an answer, including an
 // unsolicited one (RFC 6455 §5.5.3). A non-positive timeout means
-// interval. interval must be positive; with a non-positive interval, or on
-// a hixie-76 connection, which has no ping, the heartbeat does nothing.
+// interval. interval must be positive: with a non-positive interval, or on
+// a connection whose protocol has no ping (the legacy draft-76), nothing is started and the returned heartbeat has
+// ended already, its [Heartbeat.Err] saying why.
 //
 // Failing the connection means: the peer is sent a close message with
 // status 1001 (going away) and the reason "no pong within <timeout>",
@@ -76,7 +82,13 @@ func StartHeartbeat(c *Conn, interval, timeout time.Duration) *Heartbeat {
 		stop:     make(chan struct{}),
 		done:     make(chan struct{}),
 	}
-	if interval <= 0 || c.Hixie76() {
+	switch {
+	case interval <= 0:
+		h.err = errHeartbeatInterval
+	case !c.fr.canPing():
+		h.err = errHeartbeatNoPing
+	}
+	if h.err != nil {
 		close(h.done)
 		return h
 	}
@@ -108,8 +120,10 @@ func (h *Heartbeat) Stop() {
 func (h *Heartbeat) Done() <-chan struct{} { return h.done }
 
 // Err returns the reason the heartbeat failed the connection, an error
-// that matches [ErrPongTimeout], or nil while it runs or when it ended for
-// another reason (Stop, the connection closed or its read side ended).
+// that matches [ErrPongTimeout]; the reason it never started (a
+// non-positive interval, a connection without ping); or nil while it runs
+// or when it ended for another reason (Stop, the connection closed or its
+// read side ended).
 // A reading goroutine whose read fails can use it to tell a dead peer
 // from other errors.
 func (h *Heartbeat) Err() error {
@@ -147,9 +161,9 @@ func (h *Heartbeat) run() {
 		select {
 		case <-h.stop:
 			return
-		case <-c.closed.wait():
+		case <-c.cl.done.wait():
 			return
-		case <-c.readDone.wait():
+		case <-c.rd.done.wait():
 			return
 		case <-h.pong:
 			if answered() {

@@ -50,15 +50,6 @@ var (
 	hixieEndAndClose = []byte{0xFF, 0xFF, 0x00} // ends an open text frame first
 )
 
-// hixieState is the draft-76 part of a Conn, present only on hixie-76
-// connections.
-type hixieState struct {
-	// frameOpen is set while a text frame streamed by NextWriter is open
-	// on the wire (its 0x00 went out, its 0xFF not yet), so that a close
-	// written meanwhile ends it first. Guarded by frameSem.
-	frameOpen bool
-}
-
 // Hixie76 reports whether c speaks the legacy draft-hixie-76 protocol
 // (accepted only with [Upgrader.EnableHixie76]) rather than RFC 6455.
 //
@@ -72,7 +63,10 @@ type hixieState struct {
 // [CloseNoStatusReceived], as an empty RFC 6455 close would be. Everything
 // else (read limits, deadlines, concurrency, NextReader and NextWriter
 // streaming, PreparedMessage) works as on an RFC 6455 connection.
-func (c *Conn) Hixie76() bool { return c.hixie != nil }
+func (c *Conn) Hixie76() bool {
+	_, ok := c.fr.(*hixie76)
+	return ok
+}
 
 // isHixie76 reports whether an upgrade request is a draft-76 opening
 // handshake: it has Sec-WebSocket-Key1 or Sec-WebSocket-Key2, and neither
@@ -299,7 +293,7 @@ func (u *Upgrader) upgradeHixie76(w http.ResponseWriter, r *http.Request, respon
 		closeTimeout:    u.CloseTimeout,
 		subprotocol:     subprotocol,
 	}, pending)
-	c.hixie = new(hixieState)
+	c.fr = new(hixie76)
 	dropBuffers(brw) // the reader's bytes were copied; see Upgrade
 	return c, nil
 }

@@ -12,20 +12,33 @@ import (
 	"unicode/utf8"
 )
 
+// hixie76 is the framing of draft-hixie-76 (framing.go), and its write
+// state.
+type hixie76 struct {
+	// frameOpen is set while a text frame streamed by NextWriter is open
+	// on the wire (its 0x00 went out, its 0xFF not yet), so that a close
+	// written meanwhile ends it first. Guarded by wr.frameSem.
+	frameOpen bool
+}
+
+// hixie-76 has no ping or pong, and its frames are not RFC 6455's.
+func (*hixie76) sharedFrames() bool { return false }
+func (*hixie76) canPing() bool      { return false }
+
 // --- Reading (draft-76 §5.3) ---
 
-// hixieNextReader is nextReader for a hixie-76 conn: it discards the rest
+// nextReader is NextReader for a hixie-76 conn: it discards the rest
 // of the current message, then reads frames until a text frame (type 0x00)
 // begins. Frames with the type's high bit set are skipped by their length,
 // except 0xFF 0x00, the closing frame; frames of another low type are read
 // to their 0xFF and dropped. The read limit bounds every frame and every
 // length. The caller holds the read lock.
-func (c *Conn) hixieNextReader() (*messageReader, error) {
-	if c.readErr != nil {
-		return nil, c.readErr
+func (*hixie76) nextReader(c *Conn) (*messageReader, error) {
+	if c.rd.err != nil {
+		return nil, c.rd.err
 	}
-	c.readers[c.curRd].active = false
-	if c.msgOpen {
+	c.rd.readers[c.rd.cur].active = false
+	if c.rd.msgOpen {
 		if err := c.hixieSkipText(true); err != nil {
 			return nil, err
 		}
@@ -52,60 +65,59 @@ func (c *Conn) hixieNextReader() (*messageReader, error) {
 			}
 			continue
 		}
-		c.msgLen = 0
+		c.rd.msgLen = 0
 		if t != 0x00 {
 			if err := c.hixieSkipText(false); err != nil {
 				return nil, err
 			}
 			continue
 		}
-		c.msgOpen, c.msgType = true, TextMessage
-		c.fRemain, c.fFin = 0, false // no length known: ReadMessage grows as bytes come
+		c.rd.msgOpen, c.rd.msgType = true, TextMessage
 		break
 	}
-	c.curRd ^= 1
-	rd := &c.readers[c.curRd]
+	c.rd.cur ^= 1
+	rd := &c.rd.readers[c.rd.cur]
 	rd.active, rd.eof = true, false
 	return rd, nil
 }
 
-// hixieReadMessageData is readMessageData for a hixie-76 conn: it returns
+// readData is messageReader.Read for a hixie-76 conn: it returns
 // the text bytes that are there, up to the frame's 0xFF (which valid UTF-8
 // never contains), validated as UTF-8 as they arrive. Invalid UTF-8 fails
 // the connection: the draft leaves the server's behaviour undefined
 // (§5.4), and closing is the safest choice. The caller holds the read lock.
-func (c *Conn) hixieReadMessageData(r *messageReader, p []byte) (int, error) {
+func (*hixie76) readData(c *Conn, r *messageReader, p []byte) (int, error) {
 	if !r.active {
 		return 0, ErrReaderReplaced
 	}
 	if r.eof {
 		return 0, io.EOF
 	}
-	if c.readErr != nil {
-		return 0, c.readErr
+	if c.rd.err != nil {
+		return 0, c.rd.err
 	}
 	if len(p) == 0 {
 		return 0, nil
 	}
-	if c.rr == c.rw {
+	if c.rd.pos == c.rd.end {
 		if err := c.fill(1); err != nil {
 			return 0, err
 		}
 	}
-	buf := c.rbuf[c.rr:c.rw]
+	buf := c.rd.buf[c.rd.pos:c.rd.end]
 	i := bytes.IndexByte(buf, 0xFF)
 	end := i >= 0
 	if !end {
 		i = len(buf)
 	}
-	if limit := c.readLimit.Load(); limit > 0 && int64(i) > limit-c.msgLen {
+	if limit := c.rd.limit.Load(); limit > 0 && int64(i) > limit-c.rd.msgLen {
 		return 0, c.failLimit()
 	}
 	n := copy(p, buf[:i])
-	if !c.utf8.feed(p[:n]) {
+	if !c.rd.utf8.feed(p[:n]) {
 		return 0, c.fail(protocolError(CloseInvalidFramePayloadData, "invalid UTF-8 in text message"))
 	}
-	c.msgLen += int64(n)
+	c.rd.msgLen += int64(n)
 	if end && n == i {
 		c.consume(n + 1)
 		if err := c.endMessage(r); err != nil {
@@ -119,12 +131,12 @@ func (c *Conn) hixieReadMessageData(r *messageReader, p []byte) (int, error) {
 
 // hixieReadByte reads one byte.
 func (c *Conn) hixieReadByte() (byte, error) {
-	if c.rr == c.rw {
+	if c.rd.pos == c.rd.end {
 		if err := c.fill(1); err != nil {
 			return 0, err
 		}
 	}
-	b := c.rbuf[c.rr]
+	b := c.rd.buf[c.rd.pos]
 	c.consume(1)
 	return b, nil
 }
@@ -134,7 +146,7 @@ func (c *Conn) hixieReadByte() (byte, error) {
 // The accumulator is bounded by the read limit, and by int64 when there is
 // none.
 func (c *Conn) hixieReadLength() (int64, error) {
-	limit := c.readLimit.Load()
+	limit := c.rd.limit.Load()
 	var n int64
 	for {
 		b, err := c.hixieReadByte()
@@ -157,12 +169,12 @@ func (c *Conn) hixieReadLength() (int64, error) {
 // hixieSkip discards n bytes.
 func (c *Conn) hixieSkip(n int64) error {
 	for n > 0 {
-		if c.rr == c.rw {
+		if c.rd.pos == c.rd.end {
 			if err := c.fill(1); err != nil {
 				return err
 			}
 		}
-		k := min(int64(c.rw-c.rr), n)
+		k := min(int64(c.rd.end-c.rd.pos), n)
 		c.consume(int(k))
 		n -= k
 	}
@@ -173,26 +185,26 @@ func (c *Conn) hixieSkip(n int64) error {
 // current text frame, within the read limit, validating them as UTF-8 when
 // they belong to a message.
 func (c *Conn) hixieSkipText(validate bool) error {
-	limit := c.readLimit.Load()
+	limit := c.rd.limit.Load()
 	for {
-		if c.rr == c.rw {
+		if c.rd.pos == c.rd.end {
 			if err := c.fill(1); err != nil {
 				return err
 			}
 		}
-		buf := c.rbuf[c.rr:c.rw]
+		buf := c.rd.buf[c.rd.pos:c.rd.end]
 		i := bytes.IndexByte(buf, 0xFF)
 		end := i >= 0
 		if !end {
 			i = len(buf)
 		}
-		if limit > 0 && int64(i) > limit-c.msgLen {
+		if limit > 0 && int64(i) > limit-c.rd.msgLen {
 			return c.failLimit()
 		}
-		if validate && !c.utf8.feed(buf[:i]) {
+		if validate && !c.rd.utf8.feed(buf[:i]) {
 			return c.fail(protocolError(CloseInvalidFramePayloadData, "invalid UTF-8 in text message"))
 		}
-		c.msgLen += int64(i)
+		c.rd.msgLen += int64(i)
 		if end {
 			c.consume(i + 1)
 			return nil
@@ -206,54 +218,54 @@ func (c *Conn) hixieSkipText(validate bool) error {
 // code), the server answers 0xFF 0x00 unless it sent its own already,
 // discards whatever follows and closes the TCP connection.
 func (c *Conn) hixieCloseReceived() error {
-	c.closeReceived.Store(true)
+	c.cl.received.Store(true)
 	var err error = &CloseError{Code: CloseNoStatusReceived}
 	if herr := c.CloseHandler()(CloseNoStatusReceived, ""); herr != nil {
 		err = herr
 	}
 	c.setReadErr(err)
-	c.hixieWriteClose(time.Now().Add(controlWriteWait)) // ErrCloseSent when ours went out
+	c.fr.(*hixie76).writeClose(c, time.Now().Add(controlWriteWait)) // ErrCloseSent when ours went out
 	c.Close()
 	return err
 }
 
 // --- Writing (draft-76 §5.3, §6) ---
 
-// hixieWrite writes b then extra (see writeLocked) as part of a text frame:
+// write writes b then extra (see writeLocked) as part of a text frame:
 // opens says the bytes start the frame (0x00), ends that they end it
 // (0xFF).
-func (c *Conn) hixieWrite(b, extra []byte, opens, ends bool) error {
+func (h *hixie76) write(c *Conn, b, extra []byte, opens, ends bool) error {
 	if err := c.lockFrame(c.currentWriteDeadline()); err != nil {
 		return err
 	}
-	defer func() { c.frameSem.release() }()
-	if c.closeSent.Load() {
+	defer func() { c.wr.frameSem.release() }()
+	if c.cl.sent.Load() {
 		return ErrCloseSent
 	}
 	err := c.writeLocked(b, extra)
 	if err == nil {
 		switch {
 		case ends:
-			c.hixie.frameOpen = false
+			h.frameOpen = false
 		case opens:
-			c.hixie.frameOpen = true
+			h.frameOpen = true
 		}
 	}
 	return err
 }
 
-// hixieWriteClose sends the closing frame 0xFF 0x00, after a 0xFF that ends
+// writeClose sends the closing frame 0xFF 0x00, after a 0xFF that ends
 // a text frame NextWriter left open, and then nothing more.
-func (c *Conn) hixieWriteClose(deadline time.Time) error {
+func (h *hixie76) writeClose(c *Conn, deadline time.Time) error {
 	if err := c.lockFrame(deadline); err != nil {
 		return err
 	}
-	defer func() { c.frameSem.release() }()
-	if c.closeSent.Load() {
+	defer func() { c.wr.frameSem.release() }()
+	if c.cl.sent.Load() {
 		return ErrCloseSent
 	}
 	b := hixieClose
-	if c.hixie.frameOpen {
+	if h.frameOpen {
 		b = hixieEndAndClose
 	}
 	if !deadline.Equal(c.currentWriteDeadline()) {
@@ -262,17 +274,17 @@ func (c *Conn) hixieWriteClose(deadline time.Time) error {
 	}
 	err := c.writeLocked(b, nil)
 	if err == nil {
-		c.hixie.frameOpen = false
-		c.closeSent.Store(true)
+		h.frameOpen = false
+		c.cl.sent.Store(true)
 		c.finishCloseLocked()
 	}
 	return err
 }
 
-// hixieWriteControl is WriteControl for a hixie-76 conn: a close message
+// writeControl is WriteControl for a hixie-76 conn: a close message
 // becomes 0xFF 0x00 (its code and reason have no place on the wire); ping
 // and pong do not exist.
-func (c *Conn) hixieWriteControl(messageType int, data []byte, deadline time.Time) error {
+func (h *hixie76) writeControl(c *Conn, messageType int, data []byte, deadline time.Time) error {
 	switch messageType {
 	case CloseMessage:
 	case PingMessage, PongMessage:
@@ -283,16 +295,16 @@ func (c *Conn) hixieWriteControl(messageType int, data []byte, deadline time.Tim
 	if len(data) > maxControlPayload {
 		return errControlTooLong
 	}
-	return c.hixieWriteClose(deadline)
+	return h.writeClose(c, deadline)
 }
 
-// hixieWriteMessage is WriteMessage for a hixie-76 conn: text goes out as
+// writeMessage is WriteMessage for a hixie-76 conn: text goes out as
 // 0x00 data 0xFF once it is known to be valid UTF-8.
-func (c *Conn) hixieWriteMessage(messageType int, data []byte) error {
+func (h *hixie76) writeMessage(c *Conn, messageType int, data []byte) error {
 	switch messageType {
 	case TextMessage:
 	case CloseMessage:
-		return c.hixieWriteControl(messageType, data, c.currentWriteDeadline())
+		return h.writeControl(c, messageType, data, c.currentWriteDeadline())
 	case BinaryMessage, PingMessage, PongMessage:
 		return errHixieUnsupported
 	default:
@@ -304,37 +316,40 @@ func (c *Conn) hixieWriteMessage(messageType int, data []byte) error {
 	if err := c.acquireMsg(); err != nil {
 		return err
 	}
-	defer func() { c.msgSem.release() }()
-	if len(data)+2 <= 1<<(c.wclass+minClassShift) {
+	defer func() { c.wr.msgSem.release() }()
+	if len(data)+2 <= 1<<(c.wr.class+minClassShift) {
 		bufp := c.getWriteBuf()
 		b := append((*bufp)[:0], 0x00)
 		b = append(b, data...)
 		b = append(b, 0xFF)
-		err := c.hixieWrite(b, nil, true, true)
+		err := h.write(c, b, nil, true, true)
 		c.putWriteBuf(bufp)
 		return err
 	}
-	if err := c.hixieWrite(hixieOpen, data, true, false); err != nil {
+	if err := h.write(c, hixieOpen, data, true, false); err != nil {
 		return err
 	}
-	return c.hixieWrite(hixieEnd, nil, false, true)
+	return h.write(c, hixieEnd, nil, false, true)
 }
 
-// hixieWriterType is NextWriter's check of the message type on a hixie-76
-// conn; it accepts everything on an RFC 6455 conn.
-func (c *Conn) hixieWriterType(messageType int) error {
-	if c.hixie != nil && messageType == BinaryMessage {
+// writerType is NextWriter's check of the message type on a hixie-76
+// conn: text only.
+func (*hixie76) writerType(messageType int) error {
+	switch messageType {
+	case TextMessage:
+		return nil
+	case BinaryMessage, PingMessage, PongMessage, CloseMessage:
 		return errHixieUnsupported
 	}
-	return nil
+	return errBadWriteType
 }
 
-// hixieWritePrepared is WritePreparedMessage for a hixie-76 conn.
-func (c *Conn) hixieWritePrepared(pm *PreparedMessage) error {
+// writePrepared is WritePreparedMessage for a hixie-76 conn.
+func (h *hixie76) writePrepared(c *Conn, pm *PreparedMessage) error {
 	switch pm.messageType {
 	case TextMessage:
 	case CloseMessage:
-		return c.hixieWriteControl(CloseMessage, nil, c.currentWriteDeadline())
+		return h.writeControl(c, CloseMessage, nil, c.currentWriteDeadline())
 	default:
 		return errHixieUnsupported
 	}
@@ -345,8 +360,8 @@ func (c *Conn) hixieWritePrepared(pm *PreparedMessage) error {
 	if err := c.acquireMsg(); err != nil {
 		return err
 	}
-	defer func() { c.msgSem.release() }()
-	return c.hixieWrite(frame, nil, true, true)
+	defer func() { c.wr.msgSem.release() }()
+	return h.write(c, frame, nil, true, true)
 }
 
 // hixieFrame returns pm as a hixie-76 text frame, 0x00 data 0xFF, built on
@@ -354,32 +369,32 @@ func (c *Conn) hixieWritePrepared(pm *PreparedMessage) error {
 func (pm *PreparedMessage) hixieFrame() ([]byte, error) {
 	pm.mu.Lock()
 	defer pm.mu.Unlock()
-	if pm.hixie == nil {
+	if pm.other == nil {
 		if !utf8.Valid(pm.data) {
 			return nil, errHixieInvalidUTF8
 		}
 		b := make([]byte, 0, len(pm.data)+2)
 		b = append(b, 0x00)
 		b = append(b, pm.data...)
-		pm.hixie = append(b, 0xFF)
+		pm.other = append(b, 0xFF)
 	}
-	return pm.hixie, nil
+	return pm.other, nil
 }
 
-// hixieFlush is messageWriter.flush for a hixie-76 conn. The first flush
+// flush is messageWriter.flush for a hixie-76 conn. The first flush
 // opens the frame with 0x00 (in the reserve in front of the payload), the
 // final one ends it with 0xFF. Only whole UTF-8 sequences go out: a
 // sequence cut by the end of the buffer stays in it for the next Write, so
 // the bytes on the wire are valid UTF-8 even if a close ends the frame
 // early.
-func (w *messageWriter) hixieFlush(fin bool) error {
+func (h *hixie76) flush(w *messageWriter, fin bool) error {
 	data := w.buf[writeReserve:w.n]
 	send, ok := len(data), utf8.Valid(data)
 	if !fin {
 		send, ok = splitUTF8(data)
 	}
 	if !ok {
-		return w.hixieAbort()
+		return h.abort(w)
 	}
 	opens := w.op != opContinuation
 	start, end := writeReserve, writeReserve+send
@@ -396,7 +411,7 @@ func (w *messageWriter) hixieFlush(fin bool) error {
 			extra = hixieEnd
 		}
 	}
-	err := w.c.hixieWrite(w.buf[start:end], extra, opens, fin)
+	err := h.write(w.c, w.buf[start:end], extra, opens, fin)
 	w.op = opContinuation
 	w.n = writeReserve + copy(w.buf[writeReserve:], data[send:])
 	if err != nil {
@@ -405,19 +420,19 @@ func (w *messageWriter) hixieFlush(fin bool) error {
 	return err
 }
 
-// hixieFlushDirect is messageWriter.flushDirect for a hixie-76 conn: p
+// flushDirect is messageWriter.flushDirect for a hixie-76 conn: p
 // goes out without a copy, but for an incomplete UTF-8 sequence at its
 // end, which is kept in the buffer.
-func (w *messageWriter) hixieFlushDirect(p []byte) error {
+func (h *hixie76) flushDirect(w *messageWriter, p []byte) error {
 	send, ok := splitUTF8(p)
 	if !ok {
-		return w.hixieAbort()
+		return h.abort(w)
 	}
 	var err error
 	if opens := w.op != opContinuation; opens {
-		err = w.c.hixieWrite(hixieOpen, p[:send], true, false)
+		err = h.write(w.c, hixieOpen, p[:send], true, false)
 	} else {
-		err = w.c.hixieWrite(p[:send], nil, false, false)
+		err = h.write(w.c, p[:send], nil, false, false)
 	}
 	w.op = opContinuation
 	w.n = writeReserve + copy(w.buf[writeReserve:], p[send:])
@@ -427,13 +442,13 @@ func (w *messageWriter) hixieFlushDirect(p []byte) error {
 	return err
 }
 
-// hixieAbort ends a streamed message whose text is not valid UTF-8. None
+// abort ends a streamed message whose text is not valid UTF-8. None
 // of the invalid bytes is sent; a frame already open on the wire is ended
 // with 0xFF, so the peer receives the text written so far and the
 // connection stays usable. The writer is released and the error returned.
-func (w *messageWriter) hixieAbort() error {
+func (h *hixie76) abort(w *messageWriter) error {
 	if w.op == opContinuation {
-		w.c.hixieWrite(hixieEnd, nil, false, true)
+		h.write(w.c, hixieEnd, nil, false, true)
 	}
 	w.release()
 	return errHixieInvalidUTF8

@@ -1289,7 +1289,7 @@ func FuzzHixieFrame(f *testing.F) {
 	f.Fuzz(func(t *testing.T, in []byte) {
 		const limit = 64
 		c := newConn(hixieFuzzConn{}, connConfig{readLimit: limit, readBufferSize: 256}, in)
-		c.hixie = new(hixieState)
+		c.fr = new(hixie76)
 		var got []string
 		var err error
 		for {

@@ -47,7 +47,7 @@ type inflateSource struct {
 func (s *inflateSource) fill() error {
 	c := s.c
 	for {
-		if c.fRemain > 0 {
+		if c.rd.f.remain > 0 {
 			n, err := c.readPayload(s.buf[:])
 			if err != nil {
 				return err
@@ -55,7 +55,7 @@ func (s *inflateSource) fill() error {
 			s.r, s.w, s.seen = 0, n, true
 			return nil
 		}
-		if c.fFin {
+		if c.rd.f.fin {
 			if s.inTail {
 				return io.EOF
 			}
@@ -103,7 +103,7 @@ func (s *inflateSource) Read(p []byte) (int, error) {
 // of incompressible data, and no more, so that a peer cannot keep the
 // server inflating empty blocks forever.
 func (c *Conn) frameLimit(limit int64) int64 {
-	if !c.msgDeflate || limit <= 0 {
+	if !c.rd.f.deflate || limit <= 0 {
 		return limit
 	}
 	slack := limit/8 + 1024
@@ -194,7 +194,7 @@ func (c *Conn) readDeflate(r *messageReader, p []byte) (int, error) {
 	if z.inf == nil {
 		c.startInflate()
 	}
-	limit := c.readLimit.Load()
+	limit := c.rd.limit.Load()
 	if limit > 0 {
 		if room := limit - z.out; int64(len(p)) > room {
 			p = p[:max(room, 0)+1] // one byte more tells an overflow
@@ -207,7 +207,7 @@ func (c *Conn) readDeflate(r *messageReader, p []byte) (int, error) {
 			if limit > 0 && z.out > limit {
 				return 0, c.failLimit()
 			}
-			if c.msgType == TextMessage && !c.utf8.feed(p[:n]) {
+			if c.rd.msgType == TextMessage && !c.rd.utf8.feed(p[:n]) {
 				return 0, c.fail(protocolError(CloseInvalidFramePayloadData, "invalid UTF-8 in text message"))
 			}
 			z.remember(p[:n])
@@ -216,15 +216,15 @@ func (c *Conn) readDeflate(r *messageReader, p []byte) (int, error) {
 		case err == nil:
 			return n, nil
 		case err != io.EOF:
-			if c.readErr != nil {
-				return 0, c.readErr
+			if c.rd.err != nil {
+				return 0, c.rd.err
 			}
 			return 0, c.fail(protocolError(CloseInvalidFramePayloadData, "invalid compressed data: "+err.Error()))
 		}
 		// The DEFLATE stream ended with a BFINAL block. The message ends
 		// too unless more of its payload follows (RFC 7692 §7.2.3.3).
 		s := &z.inf.src
-		if !s.inTail && (s.r < s.w || c.fRemain > 0 || !c.fFin) {
+		if !s.inTail && (s.r < s.w || c.rd.f.remain > 0 || !c.rd.f.fin) {
 			if z.restarts++; z.restarts > maxFinalBlocks {
 				return 0, c.fail(protocolError(CloseInvalidFramePayloadData, "invalid compressed data: too many final blocks"))
 			}
@@ -265,7 +265,7 @@ func (c *Conn) discardDeflate() error {
 // compressed message: as usual, but never past the read limit (plus the
 // byte that tells an overflow).
 func (c *Conn) inflateGrow(have, want int) int {
-	if limit := c.readLimit.Load(); limit > 0 {
+	if limit := c.rd.limit.Load(); limit > 0 {
 		if room := limit + 1 - int64(have); room < int64(want) {
 			want = int(max(room, 1))
 		}

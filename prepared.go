@@ -11,7 +11,7 @@ type PreparedMessage struct {
 
 	mu    sync.Mutex
 	plain []byte // the RFC 6455 frame: header and payload, unmasked
-	hixie []byte // the hixie-76 frame 0x00 data 0xFF, built on first use (hixie76.go)
+	other []byte // the frame of the other framing, built on first use by it
 
 	// deflated holds the permessage-deflate frames, by flate level + 2,
 	// each built on first use and shared by every connection that
@@ -44,9 +44,10 @@ func NewPreparedMessage(messageType int, data []byte) (*PreparedMessage, error) 
 // it waits for a message being written by another goroutine; the frame is
 // shared, not copied.
 func (c *Conn) WritePreparedMessage(pm *PreparedMessage) error {
-	if c.hixie != nil {
-		return c.hixieWritePrepared(pm)
-	}
+	return c.fr.writePrepared(c, pm)
+}
+
+func (*rfc6455) writePrepared(c *Conn, pm *PreparedMessage) error {
 	if c.isClient { // every client frame is masked with its own key
 		return c.WriteMessage(pm.messageType, pm.data)
 	}
@@ -57,7 +58,7 @@ func (c *Conn) WritePreparedMessage(pm *PreparedMessage) error {
 	if err := c.acquireMsg(); err != nil {
 		return err
 	}
-	defer func() { c.msgSem.release() }()
+	defer func() { c.wr.msgSem.release() }()
 	return c.writeFrame(c.preparedFrame(pm), nil)
 }
 
@@ -66,7 +67,8 @@ func (c *Conn) WritePreparedMessage(pm *PreparedMessage) error {
 // writev) where it can: a broadcaster that finds several messages queued
 // for a connection sends them with one system call instead of one each.
 // It holds the message slot for the whole batch. Control messages in the
-// batch, hixie-76 and client connections fall back to one write per
+// batch, client connections and connections whose frames cannot be shared
+// (the legacy draft-76) fall back to one write per
 // message.
 func (c *Conn) WritePreparedMessages(pms ...*PreparedMessage) error {
 	return c.writePreparedBatch(pms, nil)
@@ -75,7 +77,7 @@ func (c *Conn) WritePreparedMessages(pms ...*PreparedMessage) error {
 // writePreparedBatch is WritePreparedMessages; frames, when not nil, is a
 // frame list to reuse.
 func (c *Conn) writePreparedBatch(pms []*PreparedMessage, frames *[][]byte) error {
-	batch := c.hixie == nil && !c.isClient && len(pms) > 1
+	batch := c.fr.sharedFrames() && !c.isClient && len(pms) > 1
 	for _, pm := range pms {
 		if pm.messageType != TextMessage && pm.messageType != BinaryMessage {
 			batch = false
@@ -92,12 +94,12 @@ func (c *Conn) writePreparedBatch(pms []*PreparedMessage, frames *[][]byte) erro
 	if err := c.acquireMsg(); err != nil {
 		return err
 	}
-	defer func() { c.msgSem.release() }()
+	defer func() { c.wr.msgSem.release() }()
 	if err := c.lockFrame(c.currentWriteDeadline()); err != nil {
 		return err
 	}
-	defer func() { c.frameSem.release() }()
-	if c.closeSent.Load() {
+	defer func() { c.wr.frameSem.release() }()
+	if c.cl.sent.Load() {
 		return ErrCloseSent
 	}
 	var list [][]byte

@@ -269,19 +269,19 @@ func (c *Conn) sendQueued(w *writevState) {
 		go func() { // the socket is full: finish in a goroutine that may block
 			_, err := rest.WriteTo(c.conn)
 			if err != nil {
-				c.writeErr = err
+				c.wr.err = err
 			}
 			c.releasePend()
-			c.frameSem.release()
-			c.msgSem.release()
+			c.wr.frameSem.release()
+			c.wr.msgSem.release()
 			if q.done(batch, err) {
 				c.drainQueue(q, nil)
 			}
 		}()
 		return
 	}
-	c.frameSem.release()
-	c.msgSem.release()
+	c.wr.frameSem.release()
+	c.wr.msgSem.release()
 	if q.done(batch, err) {
 		scheduleSend(c) // more came in meanwhile: back in line
 	}
@@ -291,7 +291,7 @@ func (c *Conn) sendQueued(w *writevState) {
 // non-blocking writev (a server socket with a file descriptor, batch of
 // data messages only) and nobody is writing to it.
 func (c *Conn) tryLockWrite(batch []*PreparedMessage) bool {
-	if !haveWritev || c.raw == nil || c.hixie != nil || c.isClient {
+	if !haveWritev || c.tr != transport(&c.raw) || !c.fr.sharedFrames() || c.isClient {
 		return false
 	}
 	for _, pm := range batch {
@@ -299,11 +299,11 @@ func (c *Conn) tryLockWrite(batch []*PreparedMessage) bool {
 			return false
 		}
 	}
-	if !c.msgSem.tryAcquire() {
+	if !c.wr.msgSem.tryAcquire() {
 		return false
 	}
-	if !c.frameSem.tryAcquire() {
-		c.msgSem.release()
+	if !c.wr.frameSem.tryAcquire() {
+		c.wr.msgSem.release()
 		return false
 	}
 	return true
@@ -314,28 +314,28 @@ func (c *Conn) tryLockWrite(batch []*PreparedMessage) bool {
 // rest, which the caller must write before releasing the write slots. The
 // caller holds both write slots.
 func (c *Conn) writeQueuedLocked(batch []*PreparedMessage, w *writevState) (net.Buffers, error) {
-	if c.closeSent.Load() {
+	if c.cl.sent.Load() {
 		return nil, ErrCloseSent
 	}
-	if c.writeErr != nil {
-		return nil, c.writeErr
+	if c.wr.err != nil {
+		return nil, c.wr.err
 	}
 	all := w.bufs[:0]
-	if len(c.pend) > 0 {
-		all = append(all, c.pend)
+	if len(c.wr.pend) > 0 {
+		all = append(all, c.wr.pend)
 	}
-	total := len(c.pend)
+	total := len(c.wr.pend)
 	for _, pm := range batch {
 		f := c.preparedFrame(pm)
 		all = append(all, f)
 		total += len(f)
 	}
-	n, err := w.writev(c.raw, all)
+	n, err := w.writev(&c.raw, all)
 	var rest net.Buffers
 	switch {
 	case err != nil:
-		c.writeErr = c.writeOpError(err)
-		err = c.writeErr
+		c.wr.err = opError("write", err, c.conn)
+		err = c.wr.err
 	case n < total:
 		bufs := all
 		for len(bufs[0]) <= n { // skip what went out

@@ -1,8 +1,6 @@
 package websocket
 
 import (
-	"net"
-	"os"
 	"syscall"
 	"unsafe"
 )
@@ -30,12 +28,12 @@ type writevState struct {
 // writev writes bufs to the socket without waiting for it to become
 // writable: it returns how many bytes the socket took, all of them unless
 // it was full. Errors other than EAGAIN are returned.
-func (w *writevState) writev(rc syscall.RawConn, bufs [][]byte) (int, error) {
+func (w *writevState) writev(s *rawSocket, bufs [][]byte) (int, error) {
 	if w.fn == nil {
 		w.fn = w.write
 	}
 	w.in, w.n, w.err = bufs, 0, nil
-	err := rc.Write(w.fn)
+	err := s.rc.Write(w.fn)
 	w.in = nil
 	if err != nil {
 		return w.n, err
@@ -84,16 +82,4 @@ func (w *writevState) write(fd uintptr) bool {
 		bufs = bufs[len(chunk):]
 	}
 	return true
-}
-
-// writeOpError describes a failed writev as the net package describes a
-// failed write.
-func (c *Conn) writeOpError(err error) error {
-	if _, ok := err.(*net.OpError); ok {
-		return err
-	}
-	if errno, ok := err.(syscall.Errno); ok {
-		err = os.NewSyscallError("writev", errno)
-	}
-	return &net.OpError{Op: "write", Net: c.conn.LocalAddr().Network(), Source: c.conn.LocalAddr(), Addr: c.conn.RemoteAddr(), Err: err}
 }

@@ -2,10 +2,7 @@
 
 package websocket
 
-import (
-	"errors"
-	"syscall"
-)
+import "errors"
 
 // haveWritev: elsewhere a connection's queued messages are written by a
 // goroutine of its own, through net.Buffers (queue.go).
@@ -13,8 +10,6 @@ const haveWritev = false
 
 type writevState struct{ bufs [][]byte }
 
-func (w *writevState) writev(syscall.RawConn, [][]byte) (int, error) {
+func (w *writevState) writev(*rawSocket, [][]byte) (int, error) {
 	return 0, errors.ErrUnsupported // not called: haveWritev is false
 }
-
-func (c *Conn) writeOpError(err error) error { return err }

@@ -29,17 +29,17 @@ func errUnexpectedEOF() error {
 // CloseHandshake reading the peer's close: then it waits for the read side
 // to end and returns its final error (the peer's *CloseError, usually).
 func (c *Conn) lockRead() error {
-	if c.readSem.tryAcquire() {
+	if c.rd.sem.tryAcquire() {
 		return nil
 	}
-	if c.closeReading.Load() {
-		<-c.readDone.wait()
-		return c.readErr // written before readDone was closed
+	if c.rd.closeReading.Load() {
+		<-c.rd.done.wait()
+		return c.rd.err // written before readDone was closed
 	}
 	return ErrConcurrentRead
 }
 
-func (c *Conn) unlockRead() { c.readSem.release() }
+func (c *Conn) unlockRead() { c.rd.sem.release() }
 
 // NextReader returns the type of the next data message and a reader for
 // its payload. It blocks until a data frame arrives, answering control
@@ -60,24 +60,21 @@ func (c *Conn) NextReader() (messageType int, r io.Reader, err error) {
 	// No defer: this frame is under every wait for a message (see
 	// readFreshRaw); a panicking control handler leaves the read side
 	// locked, and the connection is of no use after it anyway.
-	rd, err := c.nextReader()
+	rd, err := c.fr.nextReader(c)
 	c.unlockRead()
 	if err != nil {
 		return 0, nil, err
 	}
-	return c.msgType, rd, nil
+	return c.rd.msgType, rd, nil
 }
 
 // nextReader is NextReader for a caller that holds the read lock.
-func (c *Conn) nextReader() (*messageReader, error) {
-	if c.hixie != nil {
-		return c.hixieNextReader()
+func (*rfc6455) nextReader(c *Conn) (*messageReader, error) {
+	if c.rd.err != nil {
+		return nil, c.rd.err
 	}
-	if c.readErr != nil {
-		return nil, c.readErr
-	}
-	c.readers[c.curRd].active = false
-	if c.msgOpen {
+	c.rd.readers[c.rd.cur].active = false
+	if c.rd.msgOpen {
 		if err := c.discardMessage(); err != nil {
 			return nil, err
 		}
@@ -85,8 +82,8 @@ func (c *Conn) nextReader() (*messageReader, error) {
 	if err := c.advanceFrame(); err != nil {
 		return nil, err
 	}
-	c.curRd ^= 1
-	rd := &c.readers[c.curRd]
+	c.rd.cur ^= 1
+	rd := &c.rd.readers[c.rd.cur]
 	rd.active, rd.eof = true, false
 	return rd, nil
 }
@@ -100,32 +97,32 @@ func (c *Conn) ReadMessage() (messageType int, p []byte, err error) {
 		return 0, nil, err
 	}
 	defer c.unlockRead()
-	rd, err := c.nextReader()
+	rd, err := c.fr.nextReader(c)
 	if err != nil {
 		return 0, nil, err
 	}
-	messageType = c.msgType
+	messageType = c.rd.msgType
 	// Size the buffer from the frame header, exactly for a message in one
 	// frame of up to 64 KiB, but let a peer that announces much more than
 	// it sends cost little more than it sends: beyond 64 KiB the buffer
 	// grows (by at most four times) as the bytes arrive.
 	const initialMax = 64 << 10
-	size := min(c.fRemain, initialMax)
-	if !c.fFin {
+	size := min(c.rd.f.remain, initialMax)
+	if !c.rd.f.fin {
 		size = max(size, 512)
 	}
 	p = make([]byte, 0, size)
 	for {
 		if len(p) == cap(p) {
 			want := max(cap(p), 512)
-			if c.msgDeflate {
+			if c.rd.f.deflate {
 				want = c.inflateGrow(len(p), want)
-			} else if c.fFin {
-				want = int(min(c.fRemain, 3*int64(want))) // what the last frame still holds
+			} else if c.rd.f.fin {
+				want = int(min(c.rd.f.remain, 3*int64(want))) // what the last frame still holds
 			}
 			p = slices.Grow(p, want)
 		}
-		n, err := c.readMessageData(rd, p[len(p):cap(p)])
+		n, err := c.fr.readData(c, rd, p[len(p):cap(p)])
 		p = p[:len(p)+n]
 		if err == io.EOF {
 			return messageType, p, nil
@@ -146,29 +143,26 @@ func (r *messageReader) Read(p []byte) (int, error) {
 		return 0, err
 	}
 	defer c.unlockRead()
-	return c.readMessageData(r, p)
+	return c.fr.readData(c, r, p)
 }
 
-// readMessageData reads into p from the message of reader r. The caller
-// holds the read lock.
-func (c *Conn) readMessageData(r *messageReader, p []byte) (int, error) {
-	if c.hixie != nil {
-		return c.hixieReadMessageData(r, p)
-	}
+// readData reads into p from the message of reader r. The caller holds
+// the read lock.
+func (*rfc6455) readData(c *Conn, r *messageReader, p []byte) (int, error) {
 	if !r.active {
 		return 0, ErrReaderReplaced
 	}
 	if r.eof {
 		return 0, io.EOF
 	}
-	if c.readErr != nil {
-		return 0, c.readErr
+	if c.rd.err != nil {
+		return 0, c.rd.err
 	}
-	if c.msgDeflate {
+	if c.rd.f.deflate {
 		return c.readDeflate(r, p)
 	}
 	for {
-		if c.fRemain > 0 {
+		if c.rd.f.remain > 0 {
 			if len(p) == 0 {
 				return 0, nil
 			}
@@ -176,10 +170,10 @@ func (c *Conn) readMessageData(r *messageReader, p []byte) (int, error) {
 			if err != nil {
 				return 0, err
 			}
-			if c.msgType == TextMessage && !c.utf8.feed(p[:n]) {
+			if c.rd.msgType == TextMessage && !c.rd.utf8.feed(p[:n]) {
 				return 0, c.fail(protocolError(CloseInvalidFramePayloadData, "invalid UTF-8 in text message"))
 			}
-			if c.fRemain == 0 && c.fFin {
+			if c.rd.f.remain == 0 && c.rd.f.fin {
 				if err := c.endMessage(r); err != nil {
 					return 0, err
 				}
@@ -187,7 +181,7 @@ func (c *Conn) readMessageData(r *messageReader, p []byte) (int, error) {
 			}
 			return n, nil
 		}
-		if c.fFin {
+		if c.rd.f.fin {
 			if err := c.endMessage(r); err != nil {
 				return 0, err
 			}
@@ -201,9 +195,9 @@ func (c *Conn) readMessageData(r *messageReader, p []byte) (int, error) {
 
 // endMessage closes the message being read.
 func (c *Conn) endMessage(r *messageReader) error {
-	c.msgOpen = false
+	c.rd.msgOpen = false
 	r.eof = true
-	if c.msgType == TextMessage && !c.utf8.done() {
+	if c.rd.msgType == TextMessage && !c.rd.utf8.done() {
 		return c.fail(protocolError(CloseInvalidFramePayloadData, "text message ends inside a UTF-8 sequence"))
 	}
 	return nil
@@ -212,33 +206,33 @@ func (c *Conn) endMessage(r *messageReader) error {
 // discardMessage reads and drops the rest of the current message,
 // validating text as it goes.
 func (c *Conn) discardMessage() error {
-	if c.msgDeflate {
+	if c.rd.f.deflate {
 		return c.discardDeflate()
 	}
 	for {
-		for c.fRemain > 0 {
-			if c.rw == c.rr {
+		for c.rd.f.remain > 0 {
+			if c.rd.end == c.rd.pos {
 				if err := c.fill(1); err != nil {
 					return err
 				}
 			}
-			n := c.rw - c.rr
-			if int64(n) > c.fRemain {
-				n = int(c.fRemain)
+			n := c.rd.end - c.rd.pos
+			if int64(n) > c.rd.f.remain {
+				n = int(c.rd.f.remain)
 			}
-			b := c.rbuf[c.rr : c.rr+n]
-			if c.msgType == TextMessage {
-				if c.fMasked {
-					c.fKeyPos = mask(c.fKey, c.fKeyPos, b)
+			b := c.rd.buf[c.rd.pos : c.rd.pos+n]
+			if c.rd.msgType == TextMessage {
+				if c.rd.f.masked {
+					c.rd.f.keyPos = mask(c.rd.f.key, c.rd.f.keyPos, b)
 				}
-				if !c.utf8.feed(b) {
+				if !c.rd.utf8.feed(b) {
 					return c.fail(protocolError(CloseInvalidFramePayloadData, "invalid UTF-8 in text message"))
 				}
 			}
-			c.fRemain -= int64(n)
+			c.rd.f.remain -= int64(n)
 			c.consume(n)
 		}
-		if c.fFin {
+		if c.rd.f.fin {
 			var r messageReader
 			return c.endMessage(&r)
 		}
@@ -252,15 +246,15 @@ func (c *Conn) discardMessage() error {
 // p and unmasks them, using at most one socket read. Large reads with an
 // empty buffer go straight into p.
 func (c *Conn) readPayload(p []byte) (int, error) {
-	if int64(len(p)) > c.fRemain {
-		p = p[:c.fRemain]
+	if int64(len(p)) > c.rd.f.remain {
+		p = p[:c.rd.f.remain]
 	}
 	var n int
 	switch {
-	case c.rw > c.rr:
-		n = copy(p, c.rbuf[c.rr:c.rw])
+	case c.rd.end > c.rd.pos:
+		n = copy(p, c.rd.buf[c.rd.pos:c.rd.end])
 		c.consume(n)
-	case len(p) >= 1<<(c.rclass+minClassShift):
+	case len(p) >= 1<<(c.rd.class+minClassShift):
 		c.kickFlush()
 		var err error
 		n, err = c.conn.Read(p)
@@ -274,13 +268,13 @@ func (c *Conn) readPayload(p []byte) (int, error) {
 		if err := c.fill(1); err != nil {
 			return 0, err
 		}
-		n = copy(p, c.rbuf[c.rr:c.rw])
+		n = copy(p, c.rd.buf[c.rd.pos:c.rd.end])
 		c.consume(n)
 	}
-	if c.fMasked {
-		c.fKeyPos = mask(c.fKey, c.fKeyPos, p[:n])
+	if c.rd.f.masked {
+		c.rd.f.keyPos = mask(c.rd.f.key, c.rd.f.keyPos, p[:n])
 	}
-	c.fRemain -= int64(n)
+	c.rd.f.remain -= int64(n)
 	return n, nil
 }
 
@@ -300,30 +294,30 @@ func (c *Conn) advanceFrame() error {
 			continue
 		}
 		if h.op == opContinuation {
-			if !c.msgOpen {
+			if !c.rd.msgOpen {
 				return c.fail(protocolError(CloseProtocolError, "continuation frame without a message to continue"))
 			}
 			if h.rsv != 0 { // RFC 7692 §6.1: RSV1 marks the first frame only
 				return c.fail(protocolError(CloseProtocolError, "RSV1 set on a continuation frame"))
 			}
 		} else {
-			if c.msgOpen {
+			if c.rd.msgOpen {
 				return c.fail(protocolError(CloseProtocolError, "new data message before the fragmented message ended"))
 			}
-			c.msgOpen = true
-			c.msgType = int(h.op)
-			c.msgLen = 0
-			c.msgDeflate = h.rsv != 0 // only RSV1 passes h.check
+			c.rd.msgOpen = true
+			c.rd.msgType = int(h.op)
+			c.rd.msgLen = 0
+			c.rd.f.deflate = h.rsv != 0 // only RSV1 passes h.check
 		}
-		if limit := c.readLimit.Load(); limit > 0 && h.length > c.frameLimit(limit)-c.msgLen {
+		if limit := c.rd.limit.Load(); limit > 0 && h.length > c.frameLimit(limit)-c.rd.msgLen {
 			return c.failLimit()
 		}
-		c.msgLen += h.length
-		c.fRemain = h.length
-		c.fFin = h.fin
-		c.fMasked = h.masked
-		c.fKey = h.key
-		c.fKeyPos = 0
+		c.rd.msgLen += h.length
+		c.rd.f.remain = h.length
+		c.rd.f.fin = h.fin
+		c.rd.f.masked = h.masked
+		c.rd.f.key = h.key
+		c.rd.f.keyPos = 0
 		return nil
 	}
 }
@@ -331,7 +325,7 @@ func (c *Conn) advanceFrame() error {
 // readHeader reads and checks one frame header.
 func (c *Conn) readHeader() (header, error) {
 	for {
-		h, n, err := parseHeader(c.rbuf[c.rr:c.rw])
+		h, n, err := parseHeader(c.rd.buf[c.rd.pos:c.rd.end])
 		if err != nil {
 			return h, c.fail(err)
 		}
@@ -342,7 +336,7 @@ func (c *Conn) readHeader() (header, error) {
 			}
 			return h, nil
 		}
-		if err := c.fill(c.rw - c.rr + 1); err != nil {
+		if err := c.fill(c.rd.end - c.rd.pos + 1); err != nil {
 			return h, err
 		}
 	}
@@ -351,53 +345,51 @@ func (c *Conn) readHeader() (header, error) {
 // consume marks n buffered bytes read and gives the buffer back to its
 // pool once it is drained, so an idle connection holds none.
 func (c *Conn) consume(n int) {
-	c.rr += n
-	if c.rr == c.rw {
-		c.releaseReadBuf()
+	c.rd.pos += n
+	if c.rd.pos == c.rd.end {
+		c.rd.release()
 		return
 	}
-	c.readAhead.Store(true)
+	c.rd.ahead.Store(true)
 }
 
-func (c *Conn) releaseReadBuf() {
-	c.readAhead.Store(false)
-	if c.rbufp != nil {
-		putBuf(c.rclass, c.rbufp)
-		c.rbufp, c.rbuf = nil, nil
+// release gives the read buffer back to its pool.
+func (rd *readSide) release() {
+	rd.ahead.Store(false)
+	if rd.bufp != nil {
+		putBuf(rd.class, rd.bufp)
+		rd.bufp, rd.buf = nil, nil
 	}
-	c.rr, c.rw = 0, 0
+	rd.pos, rd.end = 0, 0
 }
 
-func (c *Conn) borrowReadBuf() {
-	c.rbufp = getBuf(c.rclass)
-	c.rbuf = *c.rbufp
-	c.rr, c.rw = 0, 0
+// borrow takes an empty read buffer from the pool.
+func (rd *readSide) borrow() {
+	rd.bufp = getBuf(rd.class)
+	rd.buf = *rd.bufp
+	rd.pos, rd.end = 0, 0
 }
 
 // fill reads from the socket until at least n bytes (n <= the buffer size)
 // are buffered. A drained connection waits for bytes before it borrows a
-// buffer where the socket allows it (see readFreshRaw).
+// buffer where the transport allows it (see transport.readFresh).
 func (c *Conn) fill(n int) error {
-	for c.rw-c.rr < n {
+	for c.rd.end-c.rd.pos < n {
 		c.kickFlush() // about to block: held answers go out now
-		if c.rbufp == nil {
-			var err error
-			if c.raw != nil { // called from here: one frame less under the wait
-				err = c.readFreshRaw()
-			} else {
-				err = c.readFresh()
-			}
-			if err != nil {
+		if c.rd.bufp == nil {
+			// Called from here, not through a helper: this is the
+			// deepest point of an idle connection's stack.
+			if err := c.tr.readFresh(); err != nil {
 				return c.readFailed(err)
 			}
 			continue
 		}
-		if len(c.rbuf)-c.rr < n {
-			c.rw = copy(c.rbuf, c.rbuf[c.rr:c.rw])
-			c.rr = 0
+		if len(c.rd.buf)-c.rd.pos < n {
+			c.rd.end = copy(c.rd.buf, c.rd.buf[c.rd.pos:c.rd.end])
+			c.rd.pos = 0
 		}
-		m, err := c.conn.Read(c.rbuf[c.rw:])
-		c.rw += m
+		m, err := c.conn.Read(c.rd.buf[c.rd.end:])
+		c.rd.end += m
 		if m == 0 {
 			if err == nil {
 				err = io.ErrNoProgress
@@ -408,27 +400,11 @@ func (c *Conn) fill(n int) error {
 	return nil
 }
 
-// readFresh reads into a newly borrowed buffer, on a socket without the
-// wait-then-borrow path (readFreshRaw, used where c.raw is set).
-func (c *Conn) readFresh() error {
-	c.borrowReadBuf()
-	n, err := c.conn.Read(c.rbuf)
-	c.rw = n
-	if n == 0 {
-		c.releaseReadBuf()
-		if err == nil {
-			err = io.ErrNoProgress
-		}
-		return err
-	}
-	return nil
-}
-
 // readFailed records a transport error as the sticky read error. io.EOF
 // becomes a 1006 CloseError, as in gorilla.
 func (c *Conn) readFailed(err error) error {
-	if c.readErr != nil {
-		return c.readErr
+	if c.rd.err != nil {
+		return c.rd.err
 	}
 	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
 		err = errUnexpectedEOF()
@@ -438,10 +414,10 @@ func (c *Conn) readFailed(err error) error {
 }
 
 func (c *Conn) setReadErr(err error) {
-	if c.readErr == nil {
-		c.readErr = err
-		c.releaseReadBuf()
-		c.readDone.fire()
+	if c.rd.err == nil {
+		c.rd.err = err
+		c.rd.release()
+		c.rd.done.fire()
 	}
 }
 
@@ -454,8 +430,8 @@ func (c *Conn) fail(err *ProtocolError) error {
 // failWith fails the connection as fail does, recording sticky as the
 // error every read returns.
 func (c *Conn) failWith(pe *ProtocolError, sticky error) error {
-	if c.readErr != nil {
-		return c.readErr
+	if c.rd.err != nil {
+		return c.rd.err
 	}
 	c.setReadErr(sticky)
 	reason := pe.Reason
@@ -469,5 +445,5 @@ func (c *Conn) failWith(pe *ProtocolError, sticky error) error {
 
 // failLimit fails the connection with 1009 and reports ErrReadLimit.
 func (c *Conn) failLimit() error {
-	return c.failWith(protocolError(CloseMessageTooBig, "message exceeds the read limit of "+strconv.FormatInt(c.readLimit.Load(), 10)+" bytes"), ErrReadLimit)
+	return c.failWith(protocolError(CloseMessageTooBig, "message exceeds the read limit of "+strconv.FormatInt(c.rd.limit.Load(), 10)+" bytes"), ErrReadLimit)
 }

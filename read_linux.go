@@ -21,98 +21,98 @@ import (
 // While the peer keeps the socket busy (the peek found input without
 // waiting, or a read filled the buffer) the read is tried first instead,
 // saving the peek; a read that finds nothing switches back.
-func (c *Conn) readFreshRaw() error {
+func (s *rawSocket) readFresh() error {
 	// One frame, no helpers: this is the deepest point of an idle
 	// connection's stack (see the comment above).
-	wait := !c.rawTryRead
+	wait := !s.tryRead
 	for {
 		if wait {
 			// An error the peek took off the socket (a reset, say: Linux
 			// reports a pending socket error once, even to MSG_PEEK) is
 			// returned here, since the read would no longer see it.
-			c.rawErr, c.rawState = nil, rawWaiting
-			if err := c.raw.Read(c.rawFn); err != nil {
-				return c.rawReadError(err)
+			s.err, s.state = nil, rawWaiting
+			if err := s.rc.Read(s.fn); err != nil {
+				return s.readError(err)
 			}
-			if c.rawErr != nil {
-				return c.opError(c.rawErr)
+			if s.err != nil {
+				return s.readError(s.err)
 			}
-			c.rawTryRead = c.rawState == rawWaiting // input was there already
+			s.tryRead = s.state == rawWaiting // input was there already
 		}
-		if c.rbufp == nil {
-			c.borrowReadBuf()
+		if s.rd.bufp == nil {
+			s.rd.borrow()
 		}
-		c.rawN, c.rawErr, c.rawState = 0, nil, rawReading
-		if err := c.raw.Read(c.rawFn); err != nil {
-			c.releaseReadBuf()
-			return c.rawReadError(err)
+		s.n, s.err, s.state = 0, nil, rawReading
+		if err := s.rc.Read(s.fn); err != nil {
+			s.rd.release()
+			return s.readError(err)
 		}
-		if c.rawState != rawWouldBlock {
+		if s.state != rawWouldBlock {
 			break
 		}
-		c.rawTryRead = false
-		c.releaseReadBuf() // nothing after all: wait without it
+		s.tryRead = false
+		s.rd.release() // nothing after all: wait without it
 		wait = true
 	}
-	if c.rawN == len(c.rbuf) {
-		c.rawTryRead = true
+	if s.n == len(s.rd.buf) {
+		s.tryRead = true
 	}
-	if c.rawN <= 0 {
-		c.releaseReadBuf()
-		if c.rawErr != nil {
-			return c.opError(c.rawErr)
+	if s.n <= 0 {
+		s.rd.release()
+		if s.err != nil {
+			return s.readError(s.err)
 		}
 		return io.EOF
 	}
-	c.rw = c.rawN
+	s.rd.end = s.n
 	return nil
 }
 
 // The states of the RawConn read callback.
 const (
-	rawReading    = iota // read once into c.rbuf
+	rawReading    = iota // read once into the borrowed buffer
 	rawWouldBlock        // that read found nothing (EAGAIN)
 	rawWaiting           // peek; wait if nothing is there
 	rawWoken             // called again after the wait
 )
 
-// rawRead is the syscall.RawConn read callback. Reading, it reads once
+// read is the syscall.RawConn read callback. Reading, it reads once
 // into the borrowed buffer and never asks to wait: EAGAIN is reported in
-// c.rawState, so that the buffer is given back before any wait. Waiting,
+// s.state, so that the buffer is given back before any wait. Waiting,
 // it returns at once when a peek finds input (or the end of it, or an
 // error, which the read will report), else asks the poller to wait, and
 // ends when called after the wait.
-func (c *Conn) rawRead(fd uintptr) bool {
-	switch c.rawState {
+func (s *rawSocket) read(fd uintptr) bool {
+	switch s.state {
 	case rawWoken:
 		return true
 	case rawWaiting:
 		for {
-			_, _, e := syscall.Syscall6(syscall.SYS_RECVFROM, fd, uintptr(unsafe.Pointer(&c.rawPeek)), 1,
+			_, _, e := syscall.Syscall6(syscall.SYS_RECVFROM, fd, uintptr(unsafe.Pointer(&s.peek)), 1,
 				syscall.MSG_PEEK|syscall.MSG_DONTWAIT, 0, 0)
 			switch e {
 			case syscall.EINTR:
 				continue
 			case syscall.EAGAIN:
-				c.rawState = rawWoken
+				s.state = rawWoken
 				return false
 			case 0:
 			default:
-				c.rawErr = e
+				s.err = e
 			}
 			return true
 		}
 	}
 	for {
-		n, err := syscall.Read(int(fd), c.rbuf)
+		n, err := syscall.Read(int(fd), s.rd.buf)
 		if err == syscall.EINTR {
 			continue
 		}
 		if err == syscall.EAGAIN {
-			c.rawState = rawWouldBlock
+			s.state = rawWouldBlock
 			return true
 		}
-		c.rawN, c.rawErr = n, err
+		s.n, s.err = n, err
 		return true
 	}
 }

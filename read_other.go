@@ -2,8 +2,14 @@
 
 package websocket
 
-// initRaw does nothing where the wait-then-borrow read path is not
-// implemented: reads go through net.Conn.Read into a borrowed buffer.
-func (c *Conn) initRaw() {}
+import "net"
 
-func (c *Conn) readFreshRaw() error { return nil }
+// rawSocket has no state where the raw-socket transport is not
+// implemented.
+type rawSocket struct{}
+
+// newTransport picks the stream transport (transport.go): reads go through
+// net.Conn.Read into a borrowed buffer.
+func newTransport(nc net.Conn, _ *rawSocket, rd *readSide) transport {
+	return &streamConn{nc: nc, rd: rd}
+}

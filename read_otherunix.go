@@ -12,40 +12,40 @@ import (
 // has arrived. An idle connection therefore holds no read buffer while it
 // waits, which is what lets ten thousand of them stay small. Deadlines and
 // Close interrupt the wait as they do a Read.
-func (c *Conn) readFreshRaw() error {
-	c.rawN, c.rawErr = 0, nil
-	if err := c.raw.Read(c.rawFn); err != nil {
-		c.releaseReadBuf()
-		return c.rawReadError(err)
+func (s *rawSocket) readFresh() error {
+	s.n, s.err = 0, nil
+	if err := s.rc.Read(s.fn); err != nil {
+		s.rd.release()
+		return s.readError(err)
 	}
-	if c.rawN <= 0 {
-		c.releaseReadBuf()
-		if c.rawErr != nil {
-			return c.opError(c.rawErr)
+	if s.n <= 0 {
+		s.rd.release()
+		if s.err != nil {
+			return s.readError(s.err)
 		}
 		return io.EOF
 	}
-	c.rw = c.rawN
+	s.rd.end = s.n
 	return nil
 }
 
-// rawRead is the syscall.RawConn read callback: it reads once into a
+// read is the syscall.RawConn read callback: it reads once into a
 // borrowed buffer and returns false (wait for readability) on EAGAIN,
 // after giving the buffer back.
-func (c *Conn) rawRead(fd uintptr) bool {
-	if c.rbufp == nil {
-		c.borrowReadBuf()
+func (s *rawSocket) read(fd uintptr) bool {
+	if s.rd.bufp == nil {
+		s.rd.borrow()
 	}
 	for {
-		n, err := syscall.Read(int(fd), c.rbuf)
+		n, err := syscall.Read(int(fd), s.rd.buf)
 		if err == syscall.EINTR {
 			continue
 		}
 		if err == syscall.EAGAIN {
-			c.releaseReadBuf()
+			s.rd.release()
 			return false
 		}
-		c.rawN, c.rawErr = n, err
+		s.n, s.err = n, err
 		return true
 	}
 }

@@ -8,39 +8,68 @@ import (
 	"syscall"
 )
 
-// initRaw prepares readFreshRaw's wait-then-borrow path, and the send
-// queue's non-blocking writev, on plain TCP and Unix sockets. Only those
-// exact types: a wrapper that embeds one but overrides Read or Write (to
-// meter or throttle, say) must see every byte, so it gets plain Reads and
-// Writes.
-func (c *Conn) initRaw() {
+// rawSocket is the transport of an exact *net.TCPConn or *net.UnixConn
+// (transport.go): reads wait through the runtime's poller before a buffer
+// is borrowed (readFresh, read_linux.go and read_otherunix.go), and the
+// send queue writes with a non-blocking writev (queue_linux.go).
+type rawSocket struct {
+	rc syscall.RawConn
+	fn func(fd uintptr) bool // rd.raw.read as a method value, made once
+	rd *readSide             // whose buffer the callback reads into
+	nc net.Conn              // the socket, for its addresses in errors
+
+	// The callback's results, kept here so that it does not allocate.
+	n       int
+	err     error
+	state   uint8 // what read does next (read_linux.go)
+	tryRead bool  // the peer keeps the socket busy: read before any peek
+	peek    byte  // MSG_PEEK's landing place
+}
+
+// newTransport picks the transport of nc: the raw socket for plain TCP and
+// Unix sockets, and only for those exact types: a wrapper that embeds one
+// but overrides Read or Write (to meter or throttle, say) must see every
+// byte, so it gets the stream path.
+func newTransport(nc net.Conn, s *rawSocket, rd *readSide) transport {
 	var sc syscall.Conn
-	switch nc := c.conn.(type) {
+	switch nc := nc.(type) {
 	case *net.TCPConn:
 		sc = nc
 	case *net.UnixConn:
 		sc = nc
 	default:
-		return
+		return &streamConn{nc: nc, rd: rd}
 	}
 	rc, err := sc.SyscallConn()
 	if err != nil {
-		return
+		return &streamConn{nc: nc, rd: rd}
 	}
-	c.raw = rc
-	c.rawFn = c.rawRead // a method value made once, so reads do not allocate
+	s.rc, s.rd, s.nc = rc, rd, nc
+	s.fn = s.read
+	return s
 }
 
-func (c *Conn) rawReadError(err error) error {
+// readError describes a failed read. Not inlined: its callers sit under
+// an idle connection's wait, and a call with fewer arguments keeps their
+// frames small.
+//
+//go:noinline
+func (s *rawSocket) readError(err error) error {
 	if _, ok := err.(*net.OpError); ok {
 		return err // the net package described it already
 	}
-	return c.opError(err)
+	return opError("read", err, s.nc)
 }
 
-func (c *Conn) opError(err error) error {
+// opError describes a failed system call as the net package describes a
+// failed read or write.
+func opError(op string, err error, nc net.Conn) error {
 	if errno, ok := err.(syscall.Errno); ok {
-		err = os.NewSyscallError("read", errno)
+		name := op
+		if op == "write" {
+			name = "writev"
+		}
+		err = os.NewSyscallError(name, errno)
 	}
-	return &net.OpError{Op: "read", Net: c.conn.LocalAddr().Network(), Source: c.conn.LocalAddr(), Addr: c.conn.RemoteAddr(), Err: err}
+	return &net.OpError{Op: op, Net: nc.LocalAddr().Network(), Source: nc.LocalAddr(), Addr: nc.RemoteAddr(), Err: err}
 }

@@ -47,19 +47,28 @@ type messageWriter struct {
 // writes a message, until the write deadline or until the connection is
 // closed.
 func (c *Conn) acquireMsg() error {
-	if c.msgSem.tryAcquire() {
+	if c.wr.msgSem.tryAcquire() {
 		return nil
 	}
-	return c.acquireSlow(&c.msgSem, c.currentWriteDeadline())
+	return c.acquireSlow(&c.wr.msgSem, c.currentWriteDeadline())
 }
 
 // lockFrame takes the socket for writing, waiting until deadline (zero:
 // no limit) or until the connection is closed.
 func (c *Conn) lockFrame(deadline time.Time) error {
-	if c.frameSem.tryAcquire() {
+	if c.wr.frameSem.tryAcquire() {
 		return nil
 	}
-	return c.acquireSlow(&c.frameSem, deadline)
+	return c.acquireSlow(&c.wr.frameSem, deadline)
+}
+
+// waitFrame is lockFrame with the write deadline, for writeFrame, whose
+// frame stays small without the deadline's time.Time in it: it is under
+// every write (see TestServe_idleConnectionsStayOnSmallStacks).
+//
+//go:noinline
+func (c *Conn) waitFrame() error {
+	return c.acquireSlow(&c.wr.frameSem, c.currentWriteDeadline())
 }
 
 func (c *Conn) acquireSlow(s *sema, deadline time.Time) error {
@@ -78,7 +87,7 @@ func (c *Conn) acquireSlow(s *sema, deadline time.Time) error {
 		return nil
 	case <-timeout:
 		return errWriteTimeout
-	case <-c.closed.wait():
+	case <-c.cl.done.wait():
 		return net.ErrClosed
 	}
 }
@@ -88,17 +97,17 @@ func (c *Conn) acquireSlow(s *sema, deadline time.Time) error {
 // frameSem. A failed write leaves the stream in an unknown state, so the
 // error is sticky.
 func (c *Conn) writeLocked(b, extra []byte) error {
-	if c.writeErr != nil {
-		return c.writeErr
+	if c.wr.err != nil {
+		return c.wr.err
 	}
-	if len(c.pend) == 0 && len(extra) == 0 {
+	if len(c.wr.pend) == 0 && len(extra) == 0 {
 		// The common case, kept in a small frame: a goroutine's stack
 		// must not grow past 2 KiB on the way to the socket.
 		if len(b) == 0 {
 			return nil
 		}
 		if _, err := c.conn.Write(b); err != nil {
-			c.writeErr = err
+			c.wr.err = err
 			return err
 		}
 		return nil
@@ -112,7 +121,7 @@ func (c *Conn) writeLocked(b, extra []byte) error {
 func (c *Conn) writeLockedVec(b, extra []byte) error {
 	v := vecPool.Get().(*vec)
 	iov := v.arr[:0]
-	for _, p := range [...][]byte{c.pend, b, extra} {
+	for _, p := range [...][]byte{c.wr.pend, b, extra} {
 		if len(p) > 0 {
 			iov = append(iov, p)
 		}
@@ -122,7 +131,7 @@ func (c *Conn) writeLockedVec(b, extra []byte) error {
 	vecPool.Put(v)
 	c.releasePend()
 	if err != nil {
-		c.writeErr = err
+		c.wr.err = err
 	}
 	return err
 }
@@ -131,12 +140,12 @@ func (c *Conn) writeLockedVec(b, extra []byte) error {
 // writev where the socket supports it; frames[0] is scratch room for the
 // held frames. The caller holds frameSem.
 func (c *Conn) writeVecLocked(frames [][]byte) error {
-	if c.writeErr != nil {
-		return c.writeErr
+	if c.wr.err != nil {
+		return c.wr.err
 	}
 	bufs := frames[1:]
-	if len(c.pend) > 0 {
-		frames[0] = c.pend
+	if len(c.wr.pend) > 0 {
+		frames[0] = c.wr.pend
 		bufs = frames
 	}
 	v := vecPool.Get().(*vec)
@@ -144,7 +153,7 @@ func (c *Conn) writeVecLocked(frames [][]byte) error {
 	vecPool.Put(v)
 	c.releasePend()
 	if err != nil {
-		c.writeErr = err
+		c.wr.err = err
 	}
 	return err
 }
@@ -177,30 +186,32 @@ func (v *vec) write(w io.Writer, bufs [][]byte) error {
 // releasePend gives back the buffer of held frames once they were written
 // (or the write failed: the error is sticky).
 func (c *Conn) releasePend() {
-	if c.pendp != nil {
-		putBuf(c.wclass, c.pendp)
-		c.pendp, c.pend = nil, nil
-		c.pendN.Store(0)
+	if c.wr.pendp != nil {
+		putBuf(c.wr.class, c.wr.pendp)
+		c.wr.pendp, c.wr.pend = nil, nil
+		c.wr.pendN.Store(0)
 	}
 }
 
 // writeFrame sends one data frame made of buf (header already in place)
 // and optionally a payload tail that was not copied into buf.
 func (c *Conn) writeFrame(buf, tail []byte) error {
-	if err := c.lockFrame(c.currentWriteDeadline()); err != nil {
-		return err
+	if !c.wr.frameSem.tryAcquire() {
+		if err := c.waitFrame(); err != nil {
+			return err
+		}
 	}
 	// No defer here: this frame is on the path of every write, and a
 	// small one keeps a connection goroutine's stack at 2 KiB.
 	var err error
 	switch {
-	case c.closeSent.Load():
+	case c.cl.sent.Load():
 		err = ErrCloseSent
-	case tail == nil && c.readAhead.Load() && c.deferFrame(buf):
+	case tail == nil && c.rd.ahead.Load() && c.deferFrame(buf):
 	default:
 		err = c.writeLocked(buf, tail)
 	}
-	c.frameSem.release()
+	c.wr.frameSem.release()
 	return err
 }
 
@@ -221,25 +232,25 @@ const coalesceDelay = time.Millisecond
 // deferFrame holds frame back when it fits the pending buffer. The caller
 // holds frameSem.
 func (c *Conn) deferFrame(frame []byte) bool {
-	if c.writeErr != nil || c.hixie != nil {
+	if c.wr.err != nil {
 		return false
 	}
-	if c.pendp == nil {
-		if len(frame) > 1<<(c.wclass+minClassShift)/2 {
+	if c.wr.pendp == nil {
+		if len(frame) > 1<<(c.wr.class+minClassShift)/2 {
 			return false
 		}
-		c.pendp = getBuf(c.wclass)
-		c.pend = (*c.pendp)[:0]
+		c.wr.pendp = getBuf(c.wr.class)
+		c.wr.pend = (*c.wr.pendp)[:0]
 	}
-	if len(c.pend)+len(frame) > cap(c.pend) {
+	if len(c.wr.pend)+len(frame) > cap(c.wr.pend) {
 		return false
 	}
-	c.pend = append(c.pend, frame...)
-	c.pendN.Store(int32(len(c.pend)))
-	if t := c.flushTimer.Load(); t != nil {
+	c.wr.pend = append(c.wr.pend, frame...)
+	c.wr.pendN.Store(int32(len(c.wr.pend)))
+	if t := c.wr.flushTimer.Load(); t != nil {
 		t.Reset(coalesceDelay)
 	} else {
-		c.flushTimer.Store(time.AfterFunc(coalesceDelay, c.flushPending))
+		c.wr.flushTimer.Store(time.AfterFunc(coalesceDelay, c.flushPending))
 	}
 	return true
 }
@@ -249,8 +260,8 @@ func (c *Conn) deferFrame(frame []byte) bool {
 // write itself (a peer that writes without reading would then deadlock
 // with it).
 func (c *Conn) kickFlush() {
-	if c.pendN.Load() != 0 {
-		if t := c.flushTimer.Load(); t != nil {
+	if c.wr.pendN.Load() != 0 {
+		if t := c.wr.flushTimer.Load(); t != nil {
 			t.Reset(0)
 		}
 	}
@@ -264,32 +275,32 @@ const closeFlushWait = 100 * time.Millisecond
 // lost to the coalescing, but Close must not hang on a peer that does not
 // read.
 func (c *Conn) flushBeforeClose() {
-	if c.pendN.Load() == 0 {
+	if c.wr.pendN.Load() == 0 {
 		return
 	}
-	if !c.frameSem.tryAcquire() {
+	if !c.wr.frameSem.tryAcquire() {
 		return // the writer holding the socket writes them first
 	}
-	if len(c.pend) > 0 {
+	if len(c.wr.pend) > 0 {
 		c.conn.SetWriteDeadline(time.Now().Add(closeFlushWait))
 		c.writeLocked(nil, nil)
 	}
-	c.frameSem.release()
+	c.wr.frameSem.release()
 }
 
 // flushPending writes held frames, unless a writer holds the socket: that
 // writer writes them first (writeLocked). It never blocks on the lock.
 func (c *Conn) flushPending() {
-	if c.pendN.Load() == 0 {
+	if c.wr.pendN.Load() == 0 {
 		return
 	}
-	if !c.frameSem.tryAcquire() {
+	if !c.wr.frameSem.tryAcquire() {
 		return
 	}
-	if len(c.pend) > 0 {
+	if len(c.wr.pend) > 0 {
 		c.writeLocked(nil, nil)
 	}
-	c.frameSem.release()
+	c.wr.frameSem.release()
 }
 
 // WriteMessage writes a whole message of the given type. Data messages
@@ -297,9 +308,10 @@ func (c *Conn) flushPending() {
 // control message type is sent as with [Conn.WriteControl], bounded by the
 // write deadline. data is not retained.
 func (c *Conn) WriteMessage(messageType int, data []byte) error {
-	if c.hixie != nil {
-		return c.hixieWriteMessage(messageType, data)
-	}
+	return c.fr.writeMessage(c, messageType, data)
+}
+
+func (*rfc6455) writeMessage(c *Conn, messageType int, data []byte) error {
 	switch messageType {
 	case TextMessage, BinaryMessage:
 	case CloseMessage, PingMessage, PongMessage:
@@ -313,7 +325,7 @@ func (c *Conn) WriteMessage(messageType int, data []byte) error {
 	if err := c.acquireMsg(); err != nil {
 		return err
 	}
-	defer func() { c.msgSem.release() }()
+	defer func() { c.wr.msgSem.release() }()
 	return c.writeWhole(byte(messageType), data)
 }
 
@@ -340,7 +352,7 @@ func (c *Conn) writeWhole(op byte, data []byte) error {
 		return c.writeWholeMasked(op, data)
 	}
 	hlen := headerSize(len(data), false)
-	if hlen+len(data) <= 1<<(c.wclass+minClassShift) {
+	if hlen+len(data) <= 1<<(c.wr.class+minClassShift) {
 		bufp := c.getWriteBuf()
 		b := appendHeader((*bufp)[:0], true, 0, op, len(data), false, [4]byte{})
 		b = append(b, data...)
@@ -377,48 +389,43 @@ func (c *Conn) writeWholeMasked(op byte, data []byte) error {
 // by one goroutine at a time and must be closed. Bytes passed to Write are
 // not retained.
 func (c *Conn) NextWriter(messageType int) (io.WriteCloser, error) {
-	if err := c.hixieWriterType(messageType); err != nil {
+	if err := c.fr.writerType(messageType); err != nil {
 		return nil, err
-	}
-	switch messageType {
-	case TextMessage, BinaryMessage:
-	default:
-		return nil, errBadWriteType
 	}
 	if err := c.acquireMsg(); err != nil {
 		return nil, err
 	}
-	if c.closeSent.Load() {
-		c.msgSem.release()
+	if c.cl.sent.Load() {
+		c.wr.msgSem.release()
 		return nil, ErrCloseSent
 	}
-	c.curWr ^= 1
-	w := &c.writers[c.curWr]
+	c.wr.cur ^= 1
+	w := &c.wr.writers[c.wr.cur]
 	w.active = true
 	w.op = byte(messageType)
 	w.bufp = c.getWriteBuf()
 	w.buf = *w.bufp
-	w.bufClass = c.wclass
+	w.bufClass = c.wr.class
 	w.n = writeReserve
 	w.initDeflate()
 	return w, nil
 }
 
 func (c *Conn) getWriteBuf() *[]byte {
-	if c.wpool != nil {
-		if b, ok := c.wpool.Get().(*[]byte); ok && len(*b) == 1<<(c.wclass+minClassShift) {
+	if c.wr.pool != nil {
+		if b, ok := c.wr.pool.Get().(*[]byte); ok && len(*b) == 1<<(c.wr.class+minClassShift) {
 			return b
 		}
-		b := make([]byte, 1<<(c.wclass+minClassShift))
+		b := make([]byte, 1<<(c.wr.class+minClassShift))
 		return &b
 	}
-	return getBuf(c.wclass)
+	return getBuf(c.wr.class)
 }
 
 // putWriteBufClass returns a buffer of the given class: to the
 // connection's write pool when it is of the connection's own size.
 func (c *Conn) putWriteBufClass(class int, b *[]byte) {
-	if class != c.wclass {
+	if class != c.wr.class {
 		putBuf(class, b)
 		return
 	}
@@ -426,11 +433,11 @@ func (c *Conn) putWriteBufClass(class int, b *[]byte) {
 }
 
 func (c *Conn) putWriteBuf(b *[]byte) {
-	if c.wpool != nil {
-		c.wpool.Put(b)
+	if c.wr.pool != nil {
+		c.wr.pool.Put(b)
 		return
 	}
-	putBuf(c.wclass, b)
+	putBuf(c.wr.class, b)
 }
 
 // Write adds p to the message, sending a frame whenever the buffer fills.
@@ -473,8 +480,8 @@ func (w *messageWriter) ReadFrom(r io.Reader) (int64, error) {
 	if w.lazy || w.deflate {
 		return w.readFromDeflate(r)
 	}
-	if mr, ok := r.(*messageReader); ok && w.c.hixie == nil && mr.c.fRemain >= largeFrame {
-		w.growBuffer(mr.c.fRemain)
+	if mr, ok := r.(*messageReader); ok && mr.c.rd.f.remain >= largeFrame {
+		w.growBuffer(mr.c.rd.f.remain)
 	}
 	var total int64
 	for {
@@ -514,11 +521,18 @@ func (w *messageWriter) growBuffer(frame int64) {
 	w.bufp, w.buf, w.bufClass = bufp, *bufp, class
 }
 
-// flush sends the buffered payload as a frame.
-func (w *messageWriter) flush(fin bool) error {
-	if w.c.hixie != nil {
-		return w.hixieFlush(fin)
+// flush sends the buffered payload as a frame (see framing.flush).
+func (w *messageWriter) flush(fin bool) error { return w.c.fr.flush(w, fin) }
+
+func (*rfc6455) writerType(messageType int) error {
+	switch messageType {
+	case TextMessage, BinaryMessage:
+		return nil
 	}
+	return errBadWriteType
+}
+
+func (*rfc6455) flush(w *messageWriter, fin bool) error {
 	err := w.c.writeFrame(w.c.frameInPlace(w.buf, w.n, fin, 0, w.op), nil)
 	w.op = opContinuation
 	w.n = writeReserve
@@ -529,10 +543,9 @@ func (w *messageWriter) flush(fin bool) error {
 }
 
 // flushDirect sends p as a non-final frame without copying it.
-func (w *messageWriter) flushDirect(p []byte) error {
-	if w.c.hixie != nil {
-		return w.hixieFlushDirect(p)
-	}
+func (w *messageWriter) flushDirect(p []byte) error { return w.c.fr.flushDirect(w, p) }
+
+func (*rfc6455) flushDirect(w *messageWriter, p []byte) error {
 	var hdr [maxHeaderSize]byte
 	b := appendHeader(hdr[:0], false, 0, w.op, len(p), false, [4]byte{})
 	err := w.c.writeFrame(b, p)
@@ -566,5 +579,5 @@ func (w *messageWriter) release() {
 	w.active = false
 	w.c.putWriteBufClass(w.bufClass, w.bufp)
 	w.bufp, w.buf = nil, nil
-	w.c.msgSem.release()
+	w.c.wr.msgSem.release()
 }
