@@ -96,9 +96,10 @@ type writeSide struct {
 	// flushTimer writes held frames (write.go); made on the first.
 	flushTimer atomic.Pointer[time.Timer]
 
-	class   int        // size class of write buffers
-	pool    BufferPool // the application's pool, or nil
-	cur     uint8      // writers[cur] is the current one
+	open    atomic.Pointer[messageWriter] // the writer NextWriter handed out, while open
+	class   int                           // size class of write buffers
+	pool    BufferPool                    // the application's pool, or nil
+	cur     uint8                         // writers[cur] is the current one
 	writers [2]messageWriter
 	err     error   // sticky: a failed write leaves the stream unknown
 	pendp   *[]byte // borrowed buffer of frames held back (write.go)

@@ -3,15 +3,17 @@ package websocket
 import (
 	"compress/flate"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
 var (
-	errBadWriteType            = errors.New("websocket: bad message type for a write")
+	errBadWriteType            = fmt.Errorf("%w for a write", ErrUnsupportedMessage)
 	errControlTooLong          = errors.New("websocket: control message payload over 125 bytes")
 	errInvalidCompressionLevel = errors.New("websocket: invalid compression level")
 	errWriteTimeout            = &net.OpError{Op: "write", Err: os.ErrDeadlineExceeded}
@@ -29,7 +31,8 @@ const writeReserve = maxHeaderSize
 type messageWriter struct {
 	c        *Conn
 	active   bool
-	op       byte // opcode of the next frame: the message type, then continuation
+	owner    atomic.Uintptr // curg() of the goroutine that called NextWriter
+	op       byte           // opcode of the next frame: the message type, then continuation
 	bufp     *[]byte
 	bufClass int // size class of bufp: the Conn's wclass, or larger (growBuffer)
 	buf      []byte
@@ -50,7 +53,28 @@ func (c *Conn) acquireMsg() error {
 	if c.wr.msgSem.tryAcquire() {
 		return nil
 	}
+	return c.acquireMsgSlow()
+}
+
+// acquireMsgSlow is acquireMsg when the slot is taken. When it is taken by
+// a writer that this same goroutine got from NextWriter and left open,
+// that writer is closed first, as in gorilla ("NextWriter closes the
+// previous writer if the application has not already done so"); waiting
+// for it would wait forever. A writer of another goroutine is waited for.
+func (c *Conn) acquireMsgSlow() error {
+	c.closeOwnWriter()
+	if c.wr.msgSem.tryAcquire() {
+		return nil
+	}
 	return c.acquireSlow(&c.wr.msgSem, c.currentWriteDeadline())
+}
+
+// closeOwnWriter closes the writer NextWriter handed to the calling
+// goroutine, if it is still open.
+func (c *Conn) closeOwnWriter() {
+	if w := c.wr.open.Load(); w != nil && w.owner.Load() == curg() {
+		w.Close()
+	}
 }
 
 // lockFrame takes the socket for writing, waiting until deadline (zero:
@@ -383,12 +407,29 @@ func (c *Conn) writeWholeMasked(op byte, data []byte) error {
 }
 
 // NextWriter returns a writer for a message of the given type; the message
-// is complete when the writer is closed. Until then the writer holds the
-// connection's message slot: other goroutines' data messages wait (bounded
-// by the write deadline), control messages do not. The writer may be used
-// by one goroutine at a time and must be closed. Bytes passed to Write are
-// not retained.
+// is complete when the writer is closed. Until then a data message's writer
+// holds the connection's message slot: other goroutines' data messages
+// wait (bounded by the write deadline), control messages do not. The writer
+// may be used by one goroutine at a time and must be closed. Bytes passed
+// to Write are not retained.
+//
+// As in gorilla, NextWriter closes the previous writer if the application
+// has not already done so: a writer the calling goroutine got from
+// NextWriter and left open is closed (its message ends) before the new one
+// starts, and so does [Conn.WriteMessage] called by that goroutine. A
+// writer another goroutine is still using is not touched: the call waits
+// for its Close.
+//
+// For [CloseMessage], [PingMessage] and [PongMessage] the writer collects
+// at most 125 bytes (a longer Write fails) and Close sends them as one
+// control frame, as [Conn.WriteControl] with the write deadline does; it
+// does not hold the message slot.
 func (c *Conn) NextWriter(messageType int) (io.WriteCloser, error) {
+	switch messageType {
+	case CloseMessage, PingMessage, PongMessage:
+		c.closeOwnWriter()
+		return &controlWriter{c: c, typ: messageType}, nil
+	}
 	if err := c.fr.writerType(messageType); err != nil {
 		return nil, err
 	}
@@ -402,6 +443,8 @@ func (c *Conn) NextWriter(messageType int) (io.WriteCloser, error) {
 	c.wr.cur ^= 1
 	w := &c.wr.writers[c.wr.cur]
 	w.active = true
+	w.owner.Store(curg())
+	c.wr.open.Store(w)
 	w.op = byte(messageType)
 	w.bufp = c.getWriteBuf()
 	w.buf = *w.bufp
@@ -577,7 +620,38 @@ func (w *messageWriter) release() {
 		return
 	}
 	w.active = false
+	w.c.wr.open.CompareAndSwap(w, nil)
 	w.c.putWriteBufClass(w.bufClass, w.bufp)
 	w.bufp, w.buf = nil, nil
 	w.c.wr.msgSem.release()
+}
+
+// controlWriter is the writer NextWriter returns for a control message
+// type: it collects at most 125 bytes and sends them as one control frame
+// on Close, as [Conn.WriteControl] does, bounded by the write deadline.
+type controlWriter struct {
+	c      *Conn
+	typ    int
+	closed bool
+	n      int
+	buf    [maxControlPayload]byte
+}
+
+func (w *controlWriter) Write(p []byte) (int, error) {
+	if w.closed {
+		return 0, ErrWriterClosed
+	}
+	if len(p) > len(w.buf)-w.n {
+		return 0, errControlTooLong
+	}
+	w.n += copy(w.buf[w.n:], p)
+	return len(p), nil
+}
+
+func (w *controlWriter) Close() error {
+	if w.closed {
+		return ErrWriterClosed
+	}
+	w.closed = true
+	return w.c.WriteControl(w.typ, w.buf[:w.n], w.c.currentWriteDeadline())
 }
