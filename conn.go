@@ -19,8 +19,9 @@ import (
 //
 // The state is grouped by who owns it (ARCHITECTURE.md): rd, the read side,
 // belongs to the goroutine holding rd.sem; wr, the write side, to the
-// holders of wr.msgSem and wr.frameSem; hd, the handlers, to hd.mu; cl, the
-// closing state, is atomics and a sync.Once. What is fixed at the handshake
+// holders of wr.msgSem and wr.frameSem; hd, the handlers, is one atomic
+// pointer to an immutable set; cl, the closing state, is atomics and a
+// sync.Once. What is fixed at the handshake
 // (the transport, the framing, the subprotocol) is read without a lock.
 type Conn struct {
 	conn         net.Conn  // the transport's connection: addresses, deadlines, Close
@@ -48,11 +49,11 @@ type readSide struct {
 	// closeReading is set while CloseHandshake may hold sem to read the
 	// peer's close; other reads then wait for it (see lockRead).
 	closeReading atomic.Bool
-	done         doneSignal   // fired once the read side has ended
-	limit        atomic.Int64 // the read limit; <= 0: none
 	// ahead says the buffer holds unread bytes: a hint for the write
 	// side's coalescing (write.go).
 	ahead atomic.Bool
+	done  doneSignal   // fired once the read side has ended
+	limit atomic.Int64 // the read limit; <= 0: none
 
 	class    int     // size class of the read buffer
 	bufp     *[]byte // borrowed read buffer; nil while drained
@@ -63,12 +64,12 @@ type readSide struct {
 	f rfc6455Reader // the RFC 6455 frame being read (read.go)
 
 	// The data message being read, whatever the framing.
-	msgOpen bool // a data message has started and not ended
-	cur     uint8
 	msgType int
 	msgLen  int64 // payload bytes announced (RFC 6455) or read (hixie-76) so far
 	utf8    utf8Validator
 	readers [2]messageReader // alternate, so a stale reader is detected; readers[cur] is current
+	cur     uint8
+	msgOpen bool // a data message has started and not ended
 }
 
 // rfc6455Reader is the RFC 6455 framing's own read state: the frame whose
@@ -87,31 +88,23 @@ type rfc6455Reader struct {
 // socket, so a control frame can slip in between the frames of a message.
 // Fields below frameSem belong to its holder, apart from the atomics.
 type writeSide struct {
-	msgSem   sema
-	frameSem sema
-	deadline atomic.Int64 // UnixNano; 0 means none
-	level    atomic.Int32 // flate level for compressed messages
-	compress atomic.Bool  // compress messages (when negotiated)
-	pendN    atomic.Int32 // len(pend), readable without frameSem
-	// flushTimer writes held frames (write.go); made on the first.
-	flushTimer atomic.Pointer[time.Timer]
+	msgSem     sema
+	frameSem   sema
+	deadline   atomic.Int64                  // UnixNano; 0 means none
+	flushTimer atomic.Pointer[time.Timer]    // writes held frames (write.go); made on the first
+	open       atomic.Pointer[messageWriter] // the writer NextWriter handed out, while open
+	owner      atomic.Uintptr                // curg() of the goroutine open was handed to
+	level      atomic.Int32                  // flate level for compressed messages
+	pendN      atomic.Int32                  // len(pend), readable without frameSem
+	compress   atomic.Bool                   // compress messages (when negotiated)
+	cur        uint8                         // writers[cur] is the current one
 
-	open    atomic.Pointer[messageWriter] // the writer NextWriter handed out, while open
-	class   int                           // size class of write buffers
-	pool    BufferPool                    // the application's pool, or nil
-	cur     uint8                         // writers[cur] is the current one
+	class   int        // size class of write buffers
+	pool    BufferPool // the application's pool, or nil
 	writers [2]messageWriter
 	err     error   // sticky: a failed write leaves the stream unknown
 	pendp   *[]byte // borrowed buffer of frames held back (write.go)
 	pend    []byte  // the held frames
-}
-
-// handlers are the application's control-message handlers, guarded by mu.
-type handlers struct {
-	mu    sync.Mutex
-	ping  func(appData string) error
-	pong  func(appData string) error
-	close func(code int, text string) error
 }
 
 // closeState tracks the closing handshake and the end of the connection.
@@ -161,7 +154,7 @@ func newConn(nc net.Conn, cfg connConfig, pending []byte) *Conn {
 	c.wr.writers[0].c, c.wr.writers[1].c = c, c
 	c.wr.level.Store(defaultCompressionLevel)
 	c.initDeflate(cfg.deflate)
-	c.tr = newTransport(nc, &c.raw, &c.rd)
+	c.tr = newTransport(c)
 	if len(pending) > 0 {
 		class := sizeClass(len(pending), 0)
 		if class < c.rd.class {

@@ -7,6 +7,7 @@ package websocket
 import (
 	"errors"
 	"net"
+	"sync/atomic"
 	"time"
 )
 
@@ -58,16 +59,15 @@ func (c *Conn) handleControl(h *header) error {
 // with a pong carrying the same application data. The handler should not
 // block for long: reading waits for it.
 func (c *Conn) SetPingHandler(h func(appData string) error) {
-	c.hd.mu.Lock()
-	c.hd.ping = h
-	c.hd.mu.Unlock()
+	c.hd.set(func(s *handlerSet) { s.ping = h })
 }
 
 // PingHandler returns the current ping handler.
 func (c *Conn) PingHandler() func(appData string) error {
-	c.hd.mu.Lock()
-	h := c.hd.ping
-	c.hd.mu.Unlock()
+	var h func(appData string) error
+	if s := c.hd.p.Load(); s != nil {
+		h = s.ping
+	}
 	if h == nil {
 		return c.defaultPingHandler
 	}
@@ -94,16 +94,15 @@ func ignorePong(string) error { return nil }
 // each pong from the peer. A nil h restores the default, which does
 // nothing.
 func (c *Conn) SetPongHandler(h func(appData string) error) {
-	c.hd.mu.Lock()
-	c.hd.pong = h
-	c.hd.mu.Unlock()
+	c.hd.set(func(s *handlerSet) { s.pong = h })
 }
 
 // PongHandler returns the current pong handler.
 func (c *Conn) PongHandler() func(appData string) error {
-	c.hd.mu.Lock()
-	h := c.hd.pong
-	c.hd.mu.Unlock()
+	var h func(appData string) error
+	if s := c.hd.p.Load(); s != nil {
+		h = s.pong
+	}
 	if h == nil {
 		return ignorePong
 	}
@@ -117,16 +116,15 @@ func (c *Conn) PongHandler() func(appData string) error {
 // connection closes the socket. A handler that sends no close message
 // leaves the socket to the application.
 func (c *Conn) SetCloseHandler(h func(code int, text string) error) {
-	c.hd.mu.Lock()
-	c.hd.close = h
-	c.hd.mu.Unlock()
+	c.hd.set(func(s *handlerSet) { s.close = h })
 }
 
 // CloseHandler returns the current close handler.
 func (c *Conn) CloseHandler() func(code int, text string) error {
-	c.hd.mu.Lock()
-	h := c.hd.close
-	c.hd.mu.Unlock()
+	var h func(code int, text string) error
+	if s := c.hd.p.Load(); s != nil {
+		h = s.close
+	}
 	if h == nil {
 		return c.defaultCloseHandler
 	}
@@ -199,4 +197,32 @@ func (c *Conn) writeControlLocked(op byte, data []byte, deadline time.Time) erro
 		c.finishCloseLocked()
 	}
 	return err
+}
+
+// handlers holds the application's control-message handlers as one
+// immutable set, replaced whole: reading them takes an atomic load, and a
+// Conn whose handlers were never set pays one pointer.
+type handlers struct {
+	p atomic.Pointer[handlerSet]
+}
+
+type handlerSet struct {
+	ping  func(appData string) error
+	pong  func(appData string) error
+	close func(code int, text string) error
+}
+
+// set replaces the set with a copy that change modified.
+func (hd *handlers) set(change func(*handlerSet)) {
+	for {
+		old := hd.p.Load()
+		var next handlerSet
+		if old != nil {
+			next = *old
+		}
+		change(&next)
+		if hd.p.CompareAndSwap(old, &next) {
+			return
+		}
+	}
 }

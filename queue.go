@@ -291,7 +291,7 @@ func (c *Conn) sendQueued(w *writevState) {
 // non-blocking writev (a server socket with a file descriptor, batch of
 // data messages only) and nobody is writing to it.
 func (c *Conn) tryLockWrite(batch []*PreparedMessage) bool {
-	if !haveWritev || c.tr != transport(&c.raw) || !c.fr.sharedFrames() || c.isClient {
+	if !haveWritev || c.rawTransport() == nil || !c.fr.sharedFrames() || c.isClient {
 		return false
 	}
 	for _, pm := range batch {
@@ -330,11 +330,11 @@ func (c *Conn) writeQueuedLocked(batch []*PreparedMessage, w *writevState) (net.
 		all = append(all, f)
 		total += len(f)
 	}
-	n, err := w.writev(&c.raw, all)
+	n, err := w.writev(c.rawTransport(), all)
 	var rest net.Buffers
 	switch {
 	case err != nil:
-		c.wr.err = opError("write", err, c.conn)
+		c.wr.err = err
 		err = c.wr.err
 	case n < total:
 		bufs := all

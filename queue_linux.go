@@ -1,6 +1,7 @@
 package websocket
 
 import (
+	"net"
 	"syscall"
 	"unsafe"
 )
@@ -35,10 +36,15 @@ func (w *writevState) writev(s *rawSocket, bufs [][]byte) (int, error) {
 	w.in, w.n, w.err = bufs, 0, nil
 	err := s.rc.Write(w.fn)
 	w.in = nil
-	if err != nil {
-		return w.n, err
+	if err == nil {
+		err = w.err
 	}
-	return w.n, w.err
+	if err != nil {
+		if _, ok := err.(*net.OpError); !ok {
+			err = opError("write", err, s.c.conn)
+		}
+	}
+	return w.n, err
 }
 
 // write is the RawConn callback: writev in chunks of at most maxIovecs

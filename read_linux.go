@@ -39,32 +39,32 @@ func (s *rawSocket) readFresh() error {
 			}
 			s.tryRead = s.state == rawWaiting // input was there already
 		}
-		if s.rd.bufp == nil {
-			s.rd.borrow()
+		if s.c.rd.bufp == nil {
+			s.c.rd.borrow()
 		}
 		s.n, s.err, s.state = 0, nil, rawReading
 		if err := s.rc.Read(s.fn); err != nil {
-			s.rd.release()
+			s.c.rd.release()
 			return s.readError(err)
 		}
 		if s.state != rawWouldBlock {
 			break
 		}
 		s.tryRead = false
-		s.rd.release() // nothing after all: wait without it
+		s.c.rd.release() // nothing after all: wait without it
 		wait = true
 	}
-	if s.n == len(s.rd.buf) {
+	if int(s.n) == len(s.c.rd.buf) {
 		s.tryRead = true
 	}
 	if s.n <= 0 {
-		s.rd.release()
+		s.c.rd.release()
 		if s.err != nil {
 			return s.readError(s.err)
 		}
 		return io.EOF
 	}
-	s.rd.end = s.n
+	s.c.rd.end = int(s.n)
 	return nil
 }
 
@@ -104,7 +104,7 @@ func (s *rawSocket) read(fd uintptr) bool {
 		}
 	}
 	for {
-		n, err := syscall.Read(int(fd), s.rd.buf)
+		n, err := syscall.Read(int(fd), s.c.rd.buf)
 		if err == syscall.EINTR {
 			continue
 		}
@@ -112,7 +112,7 @@ func (s *rawSocket) read(fd uintptr) bool {
 			s.state = rawWouldBlock
 			return true
 		}
-		s.n, s.err = n, err
+		s.n, s.err = int32(n), err
 		return true
 	}
 }

@@ -15,17 +15,17 @@ import (
 func (s *rawSocket) readFresh() error {
 	s.n, s.err = 0, nil
 	if err := s.rc.Read(s.fn); err != nil {
-		s.rd.release()
+		s.c.rd.release()
 		return s.readError(err)
 	}
 	if s.n <= 0 {
-		s.rd.release()
+		s.c.rd.release()
 		if s.err != nil {
 			return s.readError(s.err)
 		}
 		return io.EOF
 	}
-	s.rd.end = s.n
+	s.c.rd.end = int(s.n)
 	return nil
 }
 
@@ -33,19 +33,19 @@ func (s *rawSocket) readFresh() error {
 // borrowed buffer and returns false (wait for readability) on EAGAIN,
 // after giving the buffer back.
 func (s *rawSocket) read(fd uintptr) bool {
-	if s.rd.bufp == nil {
-		s.rd.borrow()
+	if s.c.rd.bufp == nil {
+		s.c.rd.borrow()
 	}
 	for {
-		n, err := syscall.Read(int(fd), s.rd.buf)
+		n, err := syscall.Read(int(fd), s.c.rd.buf)
 		if err == syscall.EINTR {
 			continue
 		}
 		if err == syscall.EAGAIN {
-			s.rd.release()
+			s.c.rd.release()
 			return false
 		}
-		s.n, s.err = n, err
+		s.n, s.err = int32(n), err
 		return true
 	}
 }

@@ -15,12 +15,11 @@ import (
 type rawSocket struct {
 	rc syscall.RawConn
 	fn func(fd uintptr) bool // rd.raw.read as a method value, made once
-	rd *readSide             // whose buffer the callback reads into
-	nc net.Conn              // the socket, for its addresses in errors
+	c  *Conn                 // whose read buffer the callback reads into
 
 	// The callback's results, kept here so that it does not allocate.
-	n       int
 	err     error
+	n       int32 // bytes read (a read buffer is at most 2 MiB)
 	state   uint8 // what read does next (read_linux.go)
 	tryRead bool  // the peer keeps the socket busy: read before any peek
 	peek    byte  // MSG_PEEK's landing place
@@ -30,21 +29,22 @@ type rawSocket struct {
 // Unix sockets, and only for those exact types: a wrapper that embeds one
 // but overrides Read or Write (to meter or throttle, say) must see every
 // byte, so it gets the stream path.
-func newTransport(nc net.Conn, s *rawSocket, rd *readSide) transport {
+func newTransport(c *Conn) transport {
 	var sc syscall.Conn
-	switch nc := nc.(type) {
+	switch nc := c.conn.(type) {
 	case *net.TCPConn:
 		sc = nc
 	case *net.UnixConn:
 		sc = nc
 	default:
-		return &streamConn{nc: nc, rd: rd}
+		return (*streamConn)(c)
 	}
 	rc, err := sc.SyscallConn()
 	if err != nil {
-		return &streamConn{nc: nc, rd: rd}
+		return (*streamConn)(c)
 	}
-	s.rc, s.rd, s.nc = rc, rd, nc
+	s := &c.raw
+	s.rc, s.c = rc, c
 	s.fn = s.read
 	return s
 }
@@ -58,7 +58,7 @@ func (s *rawSocket) readError(err error) error {
 	if _, ok := err.(*net.OpError); ok {
 		return err // the net package described it already
 	}
-	return opError("read", err, s.nc)
+	return opError("read", err, s.c.conn)
 }
 
 // opError describes a failed system call as the net package describes a
@@ -72,4 +72,10 @@ func opError(op string, err error, nc net.Conn) error {
 		err = os.NewSyscallError(name, errno)
 	}
 	return &net.OpError{Op: op, Net: nc.LocalAddr().Network(), Source: nc.LocalAddr(), Addr: nc.RemoteAddr(), Err: err}
+}
+
+// rawTransport returns the raw socket when it is c's transport, else nil.
+func (c *Conn) rawTransport() *rawSocket {
+	s, _ := c.tr.(*rawSocket)
+	return s
 }

@@ -1,9 +1,6 @@
 package websocket
 
-import (
-	"io"
-	"net"
-)
+import "io"
 
 // The transport seam (ARCHITECTURE.md): how a Conn waits for bytes and
 // writes them, chosen once, when the Conn is made (newTransport, in the
@@ -34,16 +31,15 @@ type transport interface {
 	readFresh() error
 }
 
-// streamConn is the transport of any net.Conn without a raw socket.
-type streamConn struct {
-	nc net.Conn
-	rd *readSide
-}
+// streamConn is the transport of any net.Conn without a raw socket: the
+// Conn itself, seen as its transport, so that choosing it allocates
+// nothing.
+type streamConn Conn
 
 func (s *streamConn) readFresh() error {
-	rd := s.rd
+	rd := &s.rd
 	rd.borrow()
-	n, err := s.nc.Read(rd.buf)
+	n, err := s.conn.Read(rd.buf)
 	rd.end = n
 	if n == 0 {
 		rd.release()

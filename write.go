@@ -8,7 +8,6 @@ import (
 	"net"
 	"os"
 	"sync"
-	"sync/atomic"
 	"time"
 )
 
@@ -30,13 +29,12 @@ const writeReserve = maxHeaderSize
 // writer kept past its Close is recognised.
 type messageWriter struct {
 	c        *Conn
-	active   bool
-	owner    atomic.Uintptr // curg() of the goroutine that called NextWriter
-	op       byte           // opcode of the next frame: the message type, then continuation
 	bufp     *[]byte
 	bufClass int // size class of bufp: the Conn's wclass, or larger (growBuffer)
 	buf      []byte
-	n        int // payload occupies buf[writeReserve:n]
+	n        int  // payload occupies buf[writeReserve:n]
+	active   bool // the flags share a word
+	op       byte // opcode of the next frame: the message type, then continuation
 
 	// permessage-deflate (compress.go)
 	rsv     byte          // RSV bits of the next frame
@@ -72,7 +70,7 @@ func (c *Conn) acquireMsgSlow() error {
 // closeOwnWriter closes the writer NextWriter handed to the calling
 // goroutine, if it is still open.
 func (c *Conn) closeOwnWriter() {
-	if w := c.wr.open.Load(); w != nil && w.owner.Load() == curg() {
+	if w := c.wr.open.Load(); w != nil && c.wr.owner.Load() == curg() {
 		w.Close()
 	}
 }
@@ -271,12 +269,18 @@ func (c *Conn) deferFrame(frame []byte) bool {
 	}
 	c.wr.pend = append(c.wr.pend, frame...)
 	c.wr.pendN.Store(int32(len(c.wr.pend)))
+	c.armFlush()
+	return true
+}
+
+// armFlush has the held frames written within coalesceDelay. The caller
+// holds frameSem.
+func (c *Conn) armFlush() {
 	if t := c.wr.flushTimer.Load(); t != nil {
 		t.Reset(coalesceDelay)
 	} else {
 		c.wr.flushTimer.Store(time.AfterFunc(coalesceDelay, c.flushPending))
 	}
-	return true
 }
 
 // kickFlush has held frames written now, by the flush timer's goroutine:
@@ -443,7 +447,7 @@ func (c *Conn) NextWriter(messageType int) (io.WriteCloser, error) {
 	c.wr.cur ^= 1
 	w := &c.wr.writers[c.wr.cur]
 	w.active = true
-	w.owner.Store(curg())
+	c.wr.owner.Store(curg())
 	c.wr.open.Store(w)
 	w.op = byte(messageType)
 	w.bufp = c.getWriteBuf()
