@@ -49,15 +49,17 @@ func main() {
 type server struct {
 	hub   *hub
 	conns websocket.ConnSet // the open WebSockets, for shutdown
+	rate  rateLimit         // each client's message rate limit
 	mux   http.ServeMux
 }
 
 func newServer() *server {
-	s := &server{hub: newHub()}
+	s := &server{
+		hub:  newHub(),
+		rate: rateLimit{perSecond: messagesPerSecond, burst: messageBurst},
+	}
 	s.mux.HandleFunc("/", home)
-	s.mux.HandleFunc("/ws", func(w http.ResponseWriter, r *http.Request) {
-		serveWS(s.hub, &s.conns, w, r)
-	})
+	s.mux.HandleFunc("/ws", s.serveWS)
 	return s
 }
 
