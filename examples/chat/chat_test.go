@@ -290,6 +290,19 @@ func TestChat_browser(t *testing.T) {
 		t.Errorf("a message was rendered as HTML (%d <b> in the log)", n)
 	}
 
+	// A line over 512 bytes of UTF-8 (171 three-byte characters) is
+	// kept in the page, not sent.
+	bob.Type("#msg", strings.Repeat("€", 171))
+	bob.Press("Enter")
+	bob.WaitFor(`document.getElementById("log").innerText.includes("not sent: a line may be 512 bytes at most")`)
+	bob.Eval(`document.getElementById("msg").value = ""`, nil)
+
+	// A third tab that asks for alice's name in capitals is refused, and
+	// the page says why.
+	eve := b.NewPage("eve", "http://"+addr+"/?name=ALICE")
+	eve.WaitFor(`document.getElementById("log").innerText.includes("connection closed: 1008 name taken, or too like one in the room")`)
+	eve.Close()
+
 	if dir := os.Getenv("CHAT_SCREENSHOTS"); dir != "" {
 		alice.Screenshot(filepath.Join(dir, "alice.png"))
 		bob.Screenshot(filepath.Join(dir, "bob.png"))

@@ -105,8 +105,9 @@ func (h *hub) join(c *client) error {
 func (h *hub) present(c *client) bool { return h.clients[c.key] == c }
 
 // remove takes c out of the room, if it is still there; announceLeaves
-// then tells the others. Removing a client happens once, whichever way
-// it leaves (it closed, it was too slow), so it is logged at most once.
+// then tells the others. It happens once per client, whichever way the
+// client leaves (it closed, it was too slow), and sendAll only sees (and
+// logs) clients still in the room, so a dropped client is logged once.
 func (h *hub) remove(c *client) {
 	if !h.present(c) {
 		return

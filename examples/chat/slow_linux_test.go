@@ -189,6 +189,7 @@ func TestChat_floodIsCutOffAndSlowTabStays(t *testing.T) {
 		t.Errorf("%d of %d lines reached bob, %d came back to mallory; want between %d and %d, and no more to mallory",
 			passed, lines, got, messageBurst, most)
 	}
+	t.Logf("%d of %d lines reached the room, %d came back to mallory before her close", passed, lines, got)
 	bob.Send(wstest.Msg(wstest.OpText, []byte("still here, alice?")))
 	expectEvent(t, "bob", bob, event{Type: "message", Name: "bob", Text: "still here, alice?"})
 
