@@ -8,8 +8,9 @@
 // A hub goroutine owns the room and broadcasts each message to every tab
 // as one websocket.PreparedMessage, handed to each connection's send
 // queue (Conn.QueuePreparedMessage), which the library writes: each client
-// has one goroutine of ours, the HTTP handler's, which reads. A tab that
-// does not read fast enough fills its queue and is dropped; a tab that
+// has one goroutine of ours, the HTTP handler's, which reads, and no
+// writer goroutine. A tab that does not read fast enough fills its queue
+// and is dropped (a short-lived goroutine sends it 1008); a tab that
 // sends more than messageBurst messages at once, or more than
 // messagesPerSecond on average, is closed with 1008 (policy violation);
 // a name that is taken, looks like one in the room, or carries invisible,
