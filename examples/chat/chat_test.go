@@ -1,14 +1,20 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"encoding/json"
+	"io"
+	"log"
+	"net"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -24,10 +30,28 @@ func TestMain(m *testing.M) { leakcheck.Main(m) }
 // returns the server and its address.
 func startChat(t *testing.T) (*server, string) {
 	t.Helper()
+	return startChatWith(t, chatOptions{})
+}
+
+// chatOptions change a test's server from the example's defaults.
+type chatOptions struct {
+	rate   *rateLimit // each client's message rate limit
+	sndbuf int        // the socket send buffer of each accepted connection
+}
+
+func startChatWith(t *testing.T, opt chatOptions) (*server, string) {
+	t.Helper()
 	s := newServer()
+	if opt.rate != nil {
+		s.rate = *opt.rate
+	}
 	ctx, stopHub := context.WithCancel(context.Background())
 	go s.hub.run(ctx)
-	hs := httptest.NewServer(s)
+	hs := httptest.NewUnstartedServer(s)
+	if opt.sndbuf > 0 {
+		hs.Listener = smallSendBuffers{hs.Listener, opt.sndbuf}
+	}
+	hs.Start()
 	t.Cleanup(func() {
 		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
@@ -37,6 +61,65 @@ func startChat(t *testing.T) (*server, string) {
 		<-s.hub.done
 	})
 	return s, strings.TrimPrefix(hs.URL, "http://")
+}
+
+// smallSendBuffers gives each accepted connection a small socket send
+// buffer, so that a tab that does not read fills its send queue after a
+// few dozen messages instead of thousands.
+type smallSendBuffers struct {
+	net.Listener
+	size int
+}
+
+func (l smallSendBuffers) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if tc, ok := c.(*net.TCPConn); ok {
+		tc.SetWriteBuffer(l.size)
+	}
+	return c, err
+}
+
+// logBuffer collects what the log package prints, for a test to count.
+type logBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+// count returns how many lines logged so far contain s.
+func (l *logBuffer) count(s string) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n := 0
+	for _, line := range strings.Split(l.b.String(), "\n") {
+		if strings.Contains(line, s) {
+			n++
+		}
+	}
+	return n
+}
+
+// captureLog sends the log package's output to a buffer until the test
+// ends, and to the test's log. Call it before startChat, so that it
+// still captures while the server shuts down.
+func captureLog(t *testing.T) *logBuffer {
+	lb := &logBuffer{}
+	prev := log.Writer()
+	log.SetOutput(io.MultiWriter(lb, testWriter{t}))
+	t.Cleanup(func() { log.SetOutput(prev) })
+	return lb
+}
+
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Logf("log: %s", bytes.TrimRight(p, "\n"))
+	return len(p), nil
 }
 
 // readEvent reads the next text message from cl as an event.
@@ -97,8 +180,10 @@ func readName(t *testing.T, guest, alice *wstest.Client) string {
 	return ev.Name
 }
 
-// Shutdown closes every chat connection with 1001.
+// Shutdown closes every chat connection with 1001, and logs none of them
+// as too slow (a closing connection refuses queued messages).
 func TestChat_shutdownClosesWith1001(t *testing.T) {
+	logged := captureLog(t)
 	s, addr := startChat(t)
 	a := wstest.Dial(t, addr, "/ws?name=a", nil)
 	b := wstest.Dial(t, addr, "/ws?name=b", nil)
@@ -125,6 +210,37 @@ func TestChat_shutdownClosesWith1001(t *testing.T) {
 	}
 	if err := <-done; err != nil {
 		t.Fatalf("Shutdown: %v", err)
+	}
+	if n := logged.count("too slow"); n != 0 {
+		t.Errorf("%d tabs were logged as too slow during the shutdown, want none", n)
+	}
+}
+
+// The limits the README lists, over real connections: a message over
+// maxMessageSize fails the connection with 1009, a binary message gets
+// 1003, and a page from another origin is refused with 403.
+func TestChat_limits(t *testing.T) {
+	_, addr := startChat(t)
+	for _, tc := range []struct {
+		name string
+		msg  wstest.Frame
+		code int
+	}{
+		{"too big", wstest.Msg(wstest.OpText, bytes.Repeat([]byte("x"), maxMessageSize+1)), websocket.CloseMessageTooBig},
+		{"binary", wstest.Msg(wstest.OpBinary, []byte("hi")), websocket.CloseUnsupportedData},
+	} {
+		cl := wstest.Dial(t, addr, "/ws?name="+strings.ReplaceAll(tc.name, " ", "-"), nil)
+		readEvent(t, cl) // welcome
+		cl.Send(tc.msg)
+		if code, _ := expectCloseFrame(t, tc.name, cl); code != tc.code {
+			t.Errorf("%s: close code %d, want %d", tc.name, code, tc.code)
+		}
+	}
+	hdr := wstest.DefaultHeader(addr, wstest.NewKey())
+	hdr.Set("Origin", "http://evil.example")
+	resp := wstest.RawHandshake(t, addr, wstest.BuildRequest("GET", "/ws?name=eve", "HTTP/1.1", hdr))
+	if resp.StatusCode != http.StatusForbidden {
+		t.Errorf("a page from another origin got %q, want 403", resp.StatusLine)
 	}
 }
 
@@ -173,6 +289,19 @@ func TestChat_browser(t *testing.T) {
 	if n := countBold(t, bob); n != 0 {
 		t.Errorf("a message was rendered as HTML (%d <b> in the log)", n)
 	}
+
+	// A line over 512 bytes of UTF-8 (171 three-byte characters) is
+	// kept in the page, not sent.
+	bob.Type("#msg", strings.Repeat("€", 171))
+	bob.Press("Enter")
+	bob.WaitFor(`document.getElementById("log").innerText.includes("not sent: a line may be 512 bytes at most")`)
+	bob.Eval(`document.getElementById("msg").value = ""`, nil)
+
+	// A third tab that asks for alice's name in capitals is refused, and
+	// the page says why.
+	eve := b.NewPage("eve", "http://"+addr+"/?name=ALICE")
+	eve.WaitFor(`document.getElementById("log").innerText.includes("connection closed: 1008 name taken, or too like one in the room")`)
+	eve.Close()
 
 	if dir := os.Getenv("CHAT_SCREENSHOTS"); dir != "" {
 		alice.Screenshot(filepath.Join(dir, "alice.png"))

@@ -1,13 +1,11 @@
 package main
 
 import (
-	"fmt"
 	"log"
 	"net/http"
 	"strings"
 	"sync/atomic"
 	"time"
-	"unicode/utf8"
 
 	"github.com/hybi/websocket"
 )
@@ -27,17 +25,14 @@ const (
 	// one fails the connection with 1009 (message too big).
 	maxMessageSize = 512
 
-	// maxNameLength is the longest name, in characters.
-	maxNameLength = 24
-
 	// sendQueue is how many messages may wait for a slow browser before
 	// it is dropped (Conn.SetQueueLimit).
 	sendQueue = 64
 )
 
-// upgrader is shared by every request. The zero value refuses a browser
-// whose page came from another origin, which is what a chat served with
-// its own page wants.
+// upgrader is shared by every request. Its CheckOrigin is nil, which
+// refuses a browser whose page came from another origin (403): what a chat
+// served with its own page wants.
 var upgrader = websocket.Upgrader{EnableCompression: true}
 
 // client is one browser tab. The HTTP handler's goroutine reads
@@ -47,45 +42,62 @@ var upgrader = websocket.Upgrader{EnableCompression: true}
 type client struct {
 	hub  *hub
 	conn *websocket.Conn
-	name string
+	name string  // set before it joins; the hub names a guest
+	key  string  // nameKey(name), set by the hub
+	rate *bucket // its message rate limit, used by readPump only
+
+	// dropped is set by the hub when it drops the client as too slow,
+	// and logs it: readPump then ends without logging again.
+	dropped atomic.Bool
 }
 
-var guests atomic.Int64
-
-// serveWS upgrades the request, joins the client to the hub, and serves it
-// until the connection ends.
-func serveWS(h *hub, conns *websocket.ConnSet, w http.ResponseWriter, r *http.Request) {
+// serveWS upgrades the request, checks the name the tab asked for, joins
+// the client to the hub, and serves it until the connection ends. A name
+// that is refused, or taken, closes the connection with 1008 (policy
+// violation) and the reason, which the page shows.
+func (s *server) serveWS(w http.ResponseWriter, r *http.Request) {
 	conn, err := upgrader.Upgrade(w, r, nil)
 	if err != nil {
 		return // Upgrade answered the browser with an HTTP error
 	}
 	defer conn.Close()
 	// conns closes the connection with 1001 on shutdown.
-	defer conns.Add(conn)()
+	defer s.conns.Add(conn)()
 
+	name, err := checkName(r.URL.Query().Get("name"))
+	if err != nil {
+		conn.CloseHandshake(websocket.ClosePolicyViolation, err.Error())
+		return
+	}
 	c := &client{
-		hub:  h,
+		hub:  s.hub,
 		conn: conn,
-		name: cleanName(r.URL.Query().Get("name")),
+		name: name,
+		rate: newBucket(s.rate.perSecond, s.rate.burst, time.Now()),
 	}
 	conn.SetReadLimit(maxMessageSize)
 	conn.SetQueueLimit(sendQueue)
-	hb := websocket.StartHeartbeat(conn, pingPeriod, pongWait)
-	defer hb.Stop()
 
+	reply := make(chan error, 1)
 	select {
-	case h.register <- c:
-	case <-h.done:
+	case s.hub.register <- joinRequest{c, reply}:
+	case <-s.hub.done:
 		return
 	}
+	if err := <-reply; err != nil {
+		conn.CloseHandshake(websocket.ClosePolicyViolation, err.Error())
+		return
+	}
+	hb := websocket.StartHeartbeat(conn, pingPeriod, pongWait)
+	defer hb.Stop()
 	c.readPump(hb)
 }
 
 // readPump reads the browser's messages and hands them to the hub. It
 // returns when the connection ends: the tab closed it, the heartbeat or a
-// protocol error failed it, or the server is shutting down. It is the only
-// goroutine that reads the connection, so it also receives the pongs for
-// the heartbeat and the close messages.
+// protocol error failed it, the tab sent too many messages, or the server
+// is shutting down. It is the only goroutine that reads the connection,
+// so it also receives the pongs for the heartbeat and the close messages.
 func (c *client) readPump(hb *websocket.Heartbeat) {
 	defer func() {
 		select {
@@ -96,12 +108,22 @@ func (c *client) readPump(hb *websocket.Heartbeat) {
 	for {
 		mt, p, err := c.conn.ReadMessage()
 		if err != nil {
+			if c.dropped.Load() {
+				return
+			}
 			if hbErr := hb.Err(); hbErr != nil {
 				log.Printf("chat: %s: %v", c.name, hbErr)
 			} else if websocket.IsUnexpectedCloseError(err, websocket.CloseNormalClosure,
 				websocket.CloseGoingAway, websocket.CloseNoStatusReceived) {
 				log.Printf("chat: %s: %v", c.name, err)
 			}
+			return
+		}
+		// Every message counts, even one that is thrown away below:
+		// each cost a read.
+		if !c.rate.allow(time.Now()) {
+			log.Printf("chat: %s (%s) sent messages too fast, closed", c.name, c.conn.RemoteAddr())
+			c.conn.CloseHandshake(websocket.ClosePolicyViolation, "too many messages")
 			return
 		}
 		if mt != websocket.TextMessage {
@@ -121,29 +143,11 @@ func (c *client) readPump(hb *websocket.Heartbeat) {
 }
 
 // drop tells a tab that could not keep up why it is leaving (1008), then
-// closes its connection; its readPump then ends and unregisters it. It
-// runs in a goroutine of its own, so the hub never waits on a slow tab.
+// closes its connection; its readPump then ends. It runs in a goroutine of
+// its own, so the hub never waits on a slow tab.
 func (c *client) drop() {
 	c.conn.WriteControl(websocket.CloseMessage,
 		websocket.FormatCloseMessage(websocket.ClosePolicyViolation, "too slow"),
 		time.Now().Add(time.Second))
 	c.conn.Close()
-}
-
-// cleanName returns a printable name of at most maxNameLength characters,
-// or a guest name when none is given.
-func cleanName(s string) string {
-	s = strings.Map(func(r rune) rune {
-		if r < ' ' || r == 0x7f || r == utf8.RuneError {
-			return -1
-		}
-		return r
-	}, strings.TrimSpace(s))
-	if utf8.RuneCountInString(s) > maxNameLength {
-		s = string([]rune(s)[:maxNameLength])
-	}
-	if s == "" {
-		s = fmt.Sprintf("guest-%d", guests.Add(1))
-	}
-	return s
 }

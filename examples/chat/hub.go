@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"log"
 
 	"github.com/hybi/websocket"
@@ -22,24 +24,34 @@ type chatMessage struct {
 	text string
 }
 
-// hub owns the set of clients; it is the only goroutine that touches it,
-// so no lock is needed. Clients talk to it through its channels.
+// joinRequest asks the hub to let c into the room. The hub answers on
+// reply (buffered, so it never waits): nil, or errNameTaken.
+type joinRequest struct {
+	c     *client
+	reply chan error
+}
+
+// hub owns the room: who is in it, under which names. It is the only
+// goroutine that touches that state, so no lock is needed; clients talk
+// to it through its channels.
 type hub struct {
-	register   chan *client
+	register   chan joinRequest
 	unregister chan *client
 	broadcast  chan chatMessage
 	done       chan struct{} // closed when run returns
 
-	clients map[*client]struct{}
+	clients map[string]*client // by nameKey of their names
+	left    []*client          // removed, their leave not yet announced
+	guests  int                // guest names handed out
 }
 
 func newHub() *hub {
 	return &hub{
-		register:   make(chan *client),
+		register:   make(chan joinRequest),
 		unregister: make(chan *client),
 		broadcast:  make(chan chatMessage),
 		done:       make(chan struct{}),
-		clients:    make(map[*client]struct{}),
+		clients:    make(map[string]*client),
 	}
 }
 
@@ -49,45 +61,80 @@ func (h *hub) run(ctx context.Context) {
 	defer close(h.done)
 	for {
 		select {
-		case c := <-h.register:
-			users := make([]string, 0, len(h.clients))
-			for other := range h.clients {
-				users = append(users, other.name)
-			}
-			h.clients[c] = struct{}{}
-			h.sendTo(c, event{Type: "welcome", Name: c.name, Users: users})
-			h.sendAll(event{Type: "join", Name: c.name}, c)
+		case j := <-h.register:
+			j.reply <- h.join(j.c)
 		case c := <-h.unregister:
 			h.remove(c)
 		case m := <-h.broadcast:
-			if _, ok := h.clients[m.from]; ok {
+			if h.present(m.from) {
 				h.sendAll(event{Type: "message", Name: m.from.name, Text: m.text}, nil)
 			}
 		case <-ctx.Done():
 			clear(h.clients)
 			return
 		}
+		h.announceLeaves()
 	}
 }
 
-// remove forgets c and tells the others it left.
+// join adds c to the room under its name, or a fresh guest name when it
+// has none, unless a name that looks the same is there already. It sends
+// c the welcome and tells the others.
+func (h *hub) join(c *client) error {
+	if c.name == "" {
+		for c.name == "" || h.clients[nameKey(c.name)] != nil {
+			h.guests++
+			c.name = fmt.Sprintf("guest-%d", h.guests)
+		}
+	}
+	c.key = nameKey(c.name)
+	if h.clients[c.key] != nil {
+		return errNameTaken
+	}
+	users := make([]string, 0, len(h.clients))
+	for _, other := range h.clients {
+		users = append(users, other.name)
+	}
+	h.clients[c.key] = c
+	h.sendTo(c, event{Type: "welcome", Name: c.name, Users: users})
+	h.sendAll(event{Type: "join", Name: c.name}, c)
+	return nil
+}
+
+// present reports whether c is in the room.
+func (h *hub) present(c *client) bool { return h.clients[c.key] == c }
+
+// remove takes c out of the room, if it is still there; announceLeaves
+// then tells the others. It happens once per client, whichever way the
+// client leaves (it closed, it was too slow), and sendAll only sees (and
+// logs) clients still in the room, so a dropped client is logged once.
 func (h *hub) remove(c *client) {
-	if _, ok := h.clients[c]; !ok {
+	if !h.present(c) {
 		return
 	}
-	delete(h.clients, c)
-	h.sendAll(event{Type: "leave", Name: c.name}, nil)
+	delete(h.clients, c.key)
+	h.left = append(h.left, c)
+}
+
+// announceLeaves tells the room about every client removed since the
+// last call, including those that turn out too slow for the news itself.
+func (h *hub) announceLeaves() {
+	for i := 0; i < len(h.left); i++ {
+		h.sendAll(event{Type: "leave", Name: h.left[i].name}, nil)
+	}
+	clear(h.left)
+	h.left = h.left[:0]
 }
 
 // sendAll sends ev to every client but except. The frame is built once,
-// as a PreparedMessage, and shared by every connection.
+// as a PreparedMessage, and shared by every connection. A client whose
+// send queue is full is dropped and removed.
 func (h *hub) sendAll(ev event, except *client) {
 	pm := prepare(ev)
 	if pm == nil {
 		return
 	}
-	var slow []*client
-	for c := range h.clients {
+	for _, c := range h.clients {
 		if c == except {
 			continue
 		}
@@ -95,20 +142,21 @@ func (h *hub) sendAll(ev event, except *client) {
 		// each connection has queued, several messages in one write when
 		// they pile up.
 		if err := c.conn.QueuePreparedMessage(pm); err != nil {
-			// Its queue is full (the browser does not read fast
-			// enough) or its connection failed. Drop it rather than
-			// hold everyone up.
-			slow = append(slow, c)
+			if errors.Is(err, websocket.ErrQueueFull) {
+				// The browser does not read fast enough: drop it
+				// rather than hold everyone up.
+				log.Printf("chat: %s (%s) is too slow, dropped", c.name, c.conn.RemoteAddr())
+				c.dropped.Store(true)
+				go c.drop()
+			}
+			// Otherwise its connection failed or is closing; its
+			// readPump ends and has nothing more to say.
+			h.remove(c)
 		}
-	}
-	for _, c := range slow {
-		log.Printf("chat: %s (%s) is too slow, dropped", c.name, c.conn.RemoteAddr())
-		go c.drop()
-		h.remove(c)
 	}
 }
 
-// sendTo sends ev to c alone.
+// sendTo sends ev to c alone. A failure shows on the next sendAll.
 func (h *hub) sendTo(c *client, ev event) {
 	if pm := prepare(ev); pm != nil {
 		c.conn.QueuePreparedMessage(pm)

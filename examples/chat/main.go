@@ -1,16 +1,23 @@
 // Command chat is a chat room in the browser: every tab that opens the
-// page joins the room, sees who else is there, and gets every message
-// anyone sends, along with who joins and who leaves.
+// page joins the room under a name, sees who else is there, and gets every
+// message anyone sends, along with who joins and who leaves.
 //
 //	go run ./examples/chat                 # http://localhost:8080/
 //	go run ./examples/chat -addr :8000     # all interfaces, port 8000
 //
-// A hub goroutine owns the set of clients and broadcasts each message to
-// all of them as one websocket.PreparedMessage; each client has a reader
-// goroutine and a writer goroutine; a websocket.Heartbeat pings every
-// browser and drops the ones that stop answering; a websocket.ConnSet
-// closes every connection with 1001 (going away) on SIGINT or SIGTERM.
-// See README.md for the design.
+// A hub goroutine owns the room and broadcasts each message to every tab
+// as one websocket.PreparedMessage, handed to each connection's send
+// queue (Conn.QueuePreparedMessage), which the library writes: each client
+// has one goroutine of ours, the HTTP handler's, which reads, and no
+// writer goroutine. A tab that does not read fast enough fills its queue
+// and is dropped (a short-lived goroutine sends it 1008); a tab that
+// sends more than messageBurst messages at once, or more than
+// messagesPerSecond on average, is closed with 1008 (policy violation);
+// a name that is taken, looks like one in the room, or carries invisible,
+// bidirectional or control characters is refused with 1008 and the
+// reason. A websocket.Heartbeat pings every tab and drops the ones that
+// stop answering; a websocket.ConnSet closes every connection with 1001
+// (going away) on SIGINT or SIGTERM. See README.md for the design.
 package main
 
 import (
@@ -49,15 +56,17 @@ func main() {
 type server struct {
 	hub   *hub
 	conns websocket.ConnSet // the open WebSockets, for shutdown
+	rate  rateLimit         // each client's message rate limit
 	mux   http.ServeMux
 }
 
 func newServer() *server {
-	s := &server{hub: newHub()}
+	s := &server{
+		hub:  newHub(),
+		rate: rateLimit{perSecond: messagesPerSecond, burst: messageBurst},
+	}
 	s.mux.HandleFunc("/", home)
-	s.mux.HandleFunc("/ws", func(w http.ResponseWriter, r *http.Request) {
-		serveWS(s.hub, &s.conns, w, r)
-	})
+	s.mux.HandleFunc("/ws", s.serveWS)
 	return s
 }
 
