@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"crypto/tls"
+	"encoding/hex"
 	"errors"
 	"io"
 	"net"
@@ -316,4 +317,32 @@ func connectProxy(t *testing.T) string {
 		nc.Close()
 		<-done
 	})
+}
+
+// The CONNECT request of RFC 1928 §4 for each address type.
+func TestSocksConnectRequest(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		hostPort string
+		want     string // hex, "" for an error
+	}{
+		{"127.0.0.1:80", "050100017f0000010050"},
+		{"[::ffff:10.0.0.1]:443", "050100010a00000101bb"},
+		{"[2001:db8::1]:9001", "0501000420010db80000000000000000000000012329"},
+		{"example.com:1080", "050100030b6578616d706c652e636f6d0438"},
+		{strings.Repeat("a", 256) + ":80", ""},
+		{"example.com:65536", ""},
+		{"example.com", ""},
+	} {
+		got, err := socksConnectRequest(tt.hostPort)
+		if tt.want == "" {
+			if err == nil {
+				t.Errorf("%s: accepted", tt.hostPort)
+			}
+			continue
+		}
+		if err != nil || hex.EncodeToString(got) != tt.want {
+			t.Errorf("%s: % x, %v; want %s", tt.hostPort, got, err, tt.want)
+		}
+	}
 }
