@@ -1,25 +1,24 @@
 package websocket
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/tls"
 	"encoding/base64"
 	"errors"
-	"io"
 	"net"
 	"net/http"
 	"net/url"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Dialer opens client connections (RFC 6455 §4.1), with the fields and
-// methods of gorilla's Dialer. The zero value dials without a timeout or a
-// proxy; [DefaultDialer] has both. A Dialer is safe for concurrent use and
-// must not be modified while in use.
+// methods of gorilla's Dialer. The zero value dials with no proxy and the
+// default handshake timeout; [DefaultDialer] adds the environment's proxy
+// settings. A Dialer is safe for concurrent use and must not be modified
+// while in use.
 //
 // A client Conn is the same [*Conn] as a server's, with the client's
 // duties: every frame it sends is masked with a fresh key from
@@ -31,25 +30,36 @@ type Dialer struct {
 	// Deprecated: Use NetDialContext instead.
 	NetDial func(network, addr string) (net.Conn, error)
 
-	// NetDialContext dials the TCP connection; when nil, NetDial or a
-	// net.Dialer is used.
+	// NetDialContext dials the TCP connection (to the server, or to the
+	// proxy when there is one); when nil, NetDial or a net.Dialer is used.
 	NetDialContext func(ctx context.Context, network, addr string) (net.Conn, error)
 
 	// NetDialTLSContext, when set, dials wss:// connections, TLS
-	// handshake included; TLSClientConfig is then ignored.
+	// handshake included; TLSClientConfig is then ignored. It cannot run
+	// inside a proxy tunnel (it dials by itself), so a wss:// dial for
+	// which Proxy names a proxy fails with an error rather than skip the
+	// hook (and whatever certificate checks it does).
 	NetDialTLSContext func(ctx context.Context, network, addr string) (net.Conn, error)
 
-	// Proxy returns the proxy for a request, or nil for none. Only http://
-	// proxies are supported (with an HTTP CONNECT tunnel); credentials in
-	// the proxy URL are sent as Proxy-Authorization: Basic.
+	// Proxy returns the proxy for a request, or nil for none. Supported
+	// schemes: http:// (an HTTP CONNECT tunnel, RFC 9110 §9.3.6; the URL's
+	// credentials go in Proxy-Authorization: Basic) and socks5:// or
+	// socks5h:// (RFC 1928, the host name resolved by the proxy; the URL's
+	// credentials are sent with the username/password method of RFC 1929).
+	// The proxy's CONNECT answer is held to the same 1 MiB head limit as
+	// the server's.
 	Proxy func(*http.Request) (*url.URL, error)
 
 	// TLSClientConfig configures wss:// connections. When nil, the
 	// default configuration is used; ServerName defaults to the host.
 	TLSClientConfig *tls.Config
 
-	// HandshakeTimeout bounds the whole opening handshake: dialing, TLS,
-	// the request and the response. Zero means no limit but the context's.
+	// HandshakeTimeout bounds the whole opening handshake: dialing, the
+	// proxy, TLS, the request and the response. Zero means 45 seconds
+	// ([DefaultHandshakeTimeout]), so that a server that never finishes
+	// its response cannot hold a dial forever; a negative value fails the
+	// dial at once, before anything is sent, as in gorilla. The context
+	// passed to DialContext can end the handshake earlier.
 	HandshakeTimeout time.Duration
 
 	// ReadBufferSize and WriteBufferSize size the buffers the connection
@@ -60,7 +70,10 @@ type Dialer struct {
 	WriteBufferPool BufferPool
 
 	// Subprotocols lists the subprotocols to offer, in order of
-	// preference. The server must pick one of them or none.
+	// preference; each must be an HTTP token (RFC 6455 §4.1). The server
+	// must pick one of them or none. The offer can instead be given as a
+	// Sec-WebSocket-Protocol field of the request header, as gorilla
+	// allows, but not both.
 	Subprotocols []string
 
 	// EnableCompression offers permessage-deflate (RFC 7692) with no
@@ -72,12 +85,26 @@ type Dialer struct {
 	Jar http.CookieJar
 }
 
+// DefaultHandshakeTimeout bounds the opening handshake of a Dialer whose
+// HandshakeTimeout is zero: 45 seconds, the value of gorilla's
+// DefaultDialer.
+const DefaultHandshakeTimeout = 45 * time.Second
+
+// maxResponseHead caps the bytes the Dialer reads for the server's
+// response head (status line and header fields) and for a proxy's CONNECT
+// answer, the same 1 MiB that [Upgrader.UpgradeConn] allows a request.
+const maxResponseHead = 1 << 20
+
 // DefaultDialer is a Dialer with the environment's proxy settings and a
 // 45-second handshake timeout, as in gorilla.
 var DefaultDialer = &Dialer{
 	Proxy:            http.ProxyFromEnvironment,
-	HandshakeTimeout: 45 * time.Second,
+	HandshakeTimeout: DefaultHandshakeTimeout,
 }
+
+// nilDialer is what a nil *Dialer dials with: DefaultDialer's settings, as
+// in gorilla.
+var nilDialer = *DefaultDialer
 
 // Dial opens a connection to urlStr (ws:// or wss://); see DialContext.
 func (d *Dialer) Dial(urlStr string, requestHeader http.Header) (*Conn, *http.Response, error) {
@@ -86,19 +113,58 @@ func (d *Dialer) Dial(urlStr string, requestHeader http.Header) (*Conn, *http.Re
 
 // DialContext opens a connection to urlStr, a ws:// or wss:// URL, sending
 // requestHeader's fields with the handshake (Origin, cookies,
-// Authorization...; it must not set the fields the handshake owns). It
-// blocks until the handshake is done, ctx is done or HandshakeTimeout
-// passes. On success the returned response has the server's 101 headers
-// and no body. When the server refuses (a status other than 101, or a
-// wrong accept key), the error is [ErrBadHandshake] and the response
-// carries up to 1 KiB of its body, so the caller can see why.
+// Authorization, a Host override, Sec-WebSocket-Protocol when Subprotocols
+// is empty...; it must not set the other fields the handshake owns). A
+// field that could not go on the wire as given (CR, LF, a subprotocol that
+// is not a token, a Host that is not a host) is refused with an error
+// before anything is dialed. DialContext blocks until the handshake is
+// done, ctx is done or HandshakeTimeout passes; an [httptrace.ClientTrace]
+// on ctx sees the events gorilla reports (GetConn, the dial's
+// ConnectStart/ConnectDone, GotConn, TLSHandshakeStart/Done, WroteHeaders,
+// WroteRequest, GotFirstResponseByte). On success the returned response
+// has the server's 101 headers and no body. When the server refuses (a
+// status other than 101, or a wrong accept key), the error is
+// [ErrBadHandshake] and the response carries up to 1 KiB of its body, so
+// the caller can see why. A response head over 1 MiB fails the dial.
 func (d *Dialer) DialContext(ctx context.Context, urlStr string, requestHeader http.Header) (*Conn, *http.Response, error) {
 	if d == nil {
-		d = &Dialer{}
+		d = &nilDialer
 	}
-	u, err := url.Parse(urlStr)
+	hs, err := d.newHandshake(urlStr, requestHeader)
 	if err != nil {
 		return nil, nil, err
+	}
+	timeout := d.HandshakeTimeout
+	if timeout == 0 {
+		timeout = DefaultHandshakeTimeout
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	if err := ctx.Err(); err != nil {
+		return nil, nil, err // a negative HandshakeTimeout, or ctx already done
+	}
+	hs.req = hs.req.WithContext(ctx) // for the trace of req.Write
+	netConn, err := d.dial(ctx, hs.req)
+	if err != nil {
+		return nil, nil, err
+	}
+	return d.handshake(ctx, netConn, hs)
+}
+
+// clientHandshake is the request a dial sends and what the answer must
+// match.
+type clientHandshake struct {
+	req     *http.Request
+	key     string   // Sec-WebSocket-Key
+	offered []string // the subprotocols offered, from either source
+}
+
+// newHandshake builds the opening request (RFC 6455 §4.1) for urlStr and
+// checks what the caller asked to send.
+func (d *Dialer) newHandshake(urlStr string, requestHeader http.Header) (*clientHandshake, error) {
+	u, err := url.Parse(urlStr)
+	if err != nil {
+		return nil, err
 	}
 	switch u.Scheme {
 	case "ws":
@@ -106,139 +172,117 @@ func (d *Dialer) DialContext(ctx context.Context, urlStr string, requestHeader h
 	case "wss":
 		u.Scheme = "https"
 	default:
-		return nil, nil, errors.New("websocket: bad scheme " + quoteASCII(u.Scheme) + ": want ws or wss")
+		return nil, errors.New("websocket: bad scheme " + quoteASCII(u.Scheme) + ": want ws or wss")
 	}
 	if u.User != nil {
-		return nil, nil, errors.New("websocket: user information in the URL is not supported")
+		return nil, errors.New("websocket: user information in the URL is not supported")
 	}
 	var keyBytes [16]byte
 	if _, err := rand.Read(keyBytes[:]); err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	key := base64.StdEncoding.EncodeToString(keyBytes[:])
-
-	req := &http.Request{
-		Method:     http.MethodGet,
-		URL:        u,
-		Proto:      "HTTP/1.1",
-		ProtoMajor: 1,
-		ProtoMinor: 1,
-		Header:     make(http.Header),
-		Host:       u.Host,
+	hs := &clientHandshake{
+		key: base64.StdEncoding.EncodeToString(keyBytes[:]),
+		req: &http.Request{
+			Method:     http.MethodGet,
+			URL:        u,
+			Proto:      "HTTP/1.1",
+			ProtoMajor: 1,
+			ProtoMinor: 1,
+			Header:     make(http.Header),
+			Host:       u.Host,
+		},
 	}
-	for k, vs := range requestHeader {
-		switch http.CanonicalHeaderKey(k) {
-		case "Host":
-			if len(vs) > 0 {
-				req.Host = vs[0]
-			}
-			continue
-		case "Upgrade", "Connection", "Sec-Websocket-Key", "Sec-Websocket-Version", "Sec-Websocket-Extensions":
-			return nil, nil, errors.New("websocket: duplicate header not allowed: " + k)
-		case "Sec-Websocket-Protocol":
-			if len(d.Subprotocols) > 0 {
-				return nil, nil, errors.New("websocket: duplicate header not allowed: " + k)
-			}
-		}
-		if !validHeaderName(k) {
-			return nil, nil, errors.New("websocket: invalid request header name " + quoteASCII(k))
-		}
-		for _, v := range vs {
-			if !validHeaderValue(v) {
-				return nil, nil, errors.New("websocket: request header " + k + " has a control character in its value")
-			}
-		}
-		req.Header[k] = vs
+	if err := d.copyRequestHeader(hs, requestHeader); err != nil {
+		return nil, err
 	}
-	req.Header["Upgrade"] = []string{"websocket"}
-	req.Header["Connection"] = []string{"Upgrade"}
-	req.Header["Sec-WebSocket-Key"] = []string{key}
-	req.Header["Sec-WebSocket-Version"] = []string{"13"}
+	if !validRequestHost(hs.req.Host) {
+		return nil, errors.New("websocket: invalid Host " + quoteASCII(hs.req.Host))
+	}
+	h := hs.req.Header
+	h["Upgrade"] = []string{"websocket"}
+	h["Connection"] = []string{"Upgrade"}
+	h["Sec-WebSocket-Key"] = []string{hs.key}
+	h["Sec-WebSocket-Version"] = []string{"13"}
 	if len(d.Subprotocols) > 0 {
-		req.Header["Sec-WebSocket-Protocol"] = []string{strings.Join(d.Subprotocols, ", ")}
+		for _, p := range d.Subprotocols {
+			if !isToken(p) {
+				return nil, errors.New("websocket: subprotocol " + quoteASCII(p) + " is not a token")
+			}
+		}
+		hs.offered = d.Subprotocols
+		h["Sec-WebSocket-Protocol"] = []string{strings.Join(d.Subprotocols, ", ")}
 	}
 	if d.EnableCompression {
-		req.Header["Sec-WebSocket-Extensions"] = []string{clientDeflateOffer}
+		h["Sec-WebSocket-Extensions"] = []string{clientDeflateOffer}
 	}
 	if d.Jar != nil {
 		for _, cookie := range d.Jar.Cookies(u) {
-			req.AddCookie(cookie)
+			hs.req.AddCookie(cookie)
 		}
 	}
+	return hs, nil
+}
 
-	if d.HandshakeTimeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, d.HandshakeTimeout)
-		defer cancel()
-	}
-	netConn, err := d.dial(ctx, req)
-	if err != nil {
-		return nil, nil, err
-	}
-	// Until the handshake is over, the context's end closes the socket.
-	stop := context.AfterFunc(ctx, func() { netConn.Close() })
-	fail := func(resp *http.Response, err error) (*Conn, *http.Response, error) {
-		stop()
-		netConn.Close()
-		if ctxErr := ctx.Err(); ctxErr != nil {
-			err = ctxErr
-		} else if dl, ok := ctx.Deadline(); ok && !time.Now().Before(dl) {
-			err = context.DeadlineExceeded // the socket deadline fired first
+// copyRequestHeader copies the caller's fields into the request, refusing
+// the ones the handshake owns and any that cannot go on the wire as given.
+func (d *Dialer) copyRequestHeader(hs *clientHandshake, requestHeader http.Header) error {
+	for k, vs := range requestHeader {
+		if !validHeaderName(k) {
+			return errors.New("websocket: invalid request header name " + quoteASCII(k))
 		}
-		return nil, resp, err
-	}
-	if deadline, ok := ctx.Deadline(); ok {
-		netConn.SetDeadline(deadline)
-	}
-	if err := req.Write(netConn); err != nil {
-		return fail(nil, err)
-	}
-	br := bufio.NewReaderSize(netConn, 4096)
-	resp, err := http.ReadResponse(br, req)
-	if err != nil {
-		return fail(nil, err)
-	}
-	if d.Jar != nil {
-		if rc := resp.Cookies(); len(rc) > 0 {
-			d.Jar.SetCookies(u, rc)
+		for _, v := range vs {
+			if !validHeaderValue(v) {
+				return errors.New("websocket: request header " + k + " has a control character in its value")
+			}
 		}
-	}
-	if err := checkServerResponse(resp, key, d.Subprotocols); err != nil {
-		// Let the caller see why the server refused: up to 1 KiB of body.
-		body := make([]byte, 1024)
-		n, _ := io.ReadFull(resp.Body, body)
-		resp.Body = io.NopCloser(bytes.NewReader(body[:n]))
-		return fail(resp, err)
-	}
-	var deflate deflateConfig
-	if exts := resp.Header["Sec-Websocket-Extensions"]; len(exts) > 0 {
-		if !d.EnableCompression {
-			return fail(resp, errors.New("websocket: bad handshake: the server answered an extension that was not offered"))
+		switch http.CanonicalHeaderKey(k) {
+		case "Host":
+			if len(vs) > 0 {
+				hs.req.Host = vs[0]
+			}
+			continue
+		case "Upgrade", "Connection", "Sec-Websocket-Key", "Sec-Websocket-Version", "Sec-Websocket-Extensions":
+			return errors.New("websocket: duplicate header not allowed: " + k)
+		case "Sec-Websocket-Protocol":
+			if len(d.Subprotocols) > 0 {
+				return errors.New("websocket: duplicate header not allowed: " + k)
+			}
+			// gorilla's documented way to offer subprotocols: the
+			// server may pick any of these (RFC 6455 §4.1).
+			for _, v := range vs {
+				for _, p := range strings.Split(v, ",") {
+					if p = strings.Trim(p, " \t"); p == "" {
+						continue // an empty list element (RFC 9110 §5.6.1)
+					}
+					if !isToken(p) {
+						return errors.New("websocket: subprotocol " + quoteASCII(p) + " is not a token")
+					}
+					hs.offered = append(hs.offered, p)
+				}
+			}
 		}
-		deflate, err = clientAcceptDeflate(exts)
-		if err != nil {
-			return fail(resp, err)
-		}
+		hs.req.Header[k] = vs
 	}
-	if !stop() {
-		return fail(resp, ctx.Err())
-	}
-	netConn.SetDeadline(time.Time{})
-	resp.Body = http.NoBody
+	return nil
+}
 
-	var pending []byte
-	if n := br.Buffered(); n > 0 {
-		pending, _ = br.Peek(n)
+// validRequestHost reports whether s can be sent as the Host field: a reg-name,
+// IPv4 or bracketed IPv6 literal with an optional port (RFC 3986 §3.2.2),
+// without the userinfo '@' that could make a server see another host.
+// UTF-8 names pass: net/http sends them in punycode.
+func validRequestHost(s string) bool {
+	if s == "" || !utf8.ValidString(s) {
+		return false
 	}
-	c := newConn(netConn, connConfig{
-		client:          true,
-		readBufferSize:  d.ReadBufferSize,
-		writeBufferSize: d.WriteBufferSize,
-		writeBufferPool: d.WriteBufferPool,
-		subprotocol:     resp.Header.Get("Sec-Websocket-Protocol"),
-		deflate:         deflate,
-	}, pending)
-	return c, resp, nil
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < utf8.RuneSelf && !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' ||
+			strings.IndexByte("-._~!$&'()*+,;=:[]%", c) >= 0) {
+			return false
+		}
+	}
+	return true
 }
 
 // checkServerResponse checks a 101 answer (RFC 6455 §4.1, the client's
@@ -269,116 +313,6 @@ func containsString(list []string, s string) bool {
 		}
 	}
 	return false
-}
-
-// dial opens the TCP (and TLS) connection for req, through the proxy when
-// one is configured.
-func (d *Dialer) dial(ctx context.Context, req *http.Request) (net.Conn, error) {
-	u := req.URL
-	hostPort := u.Host
-	if u.Port() == "" {
-		if u.Scheme == "https" {
-			hostPort = net.JoinHostPort(u.Hostname(), "443")
-		} else {
-			hostPort = net.JoinHostPort(u.Hostname(), "80")
-		}
-	}
-	var proxyURL *url.URL
-	if d.Proxy != nil {
-		var err error
-		if proxyURL, err = d.Proxy(req); err != nil {
-			return nil, err
-		}
-	}
-	netDial := d.NetDialContext
-	if netDial == nil {
-		if d.NetDial != nil {
-			netDial = func(_ context.Context, network, addr string) (net.Conn, error) { return d.NetDial(network, addr) }
-		} else {
-			var nd net.Dialer
-			netDial = nd.DialContext
-		}
-	}
-	if proxyURL == nil && u.Scheme == "https" && d.NetDialTLSContext != nil {
-		return d.NetDialTLSContext(ctx, "tcp", hostPort)
-	}
-	var nc net.Conn
-	var err error
-	if proxyURL != nil {
-		nc, err = dialProxy(ctx, netDial, proxyURL, hostPort)
-	} else {
-		nc, err = netDial(ctx, "tcp", hostPort)
-	}
-	if err != nil {
-		return nil, err
-	}
-	if u.Scheme != "https" {
-		return nc, nil
-	}
-	cfg := d.TLSClientConfig
-	if cfg == nil {
-		cfg = &tls.Config{}
-	} else {
-		cfg = cfg.Clone()
-	}
-	if cfg.ServerName == "" {
-		cfg.ServerName = u.Hostname()
-	}
-	cfg.NextProtos = []string{"http/1.1"} // WebSocket needs HTTP/1.1
-	tc := tls.Client(nc, cfg)
-	if err := tc.HandshakeContext(ctx); err != nil {
-		nc.Close()
-		return nil, err
-	}
-	return tc, nil
-}
-
-// dialProxy opens a tunnel to hostPort through an http:// proxy with the
-// CONNECT method (RFC 9110 §9.3.6).
-func dialProxy(ctx context.Context, netDial func(context.Context, string, string) (net.Conn, error), proxyURL *url.URL, hostPort string) (net.Conn, error) {
-	if proxyURL.Scheme != "http" {
-		return nil, errors.New("websocket: unsupported proxy scheme " + quoteASCII(proxyURL.Scheme))
-	}
-	proxyAddr := proxyURL.Host
-	if proxyURL.Port() == "" {
-		proxyAddr = net.JoinHostPort(proxyURL.Hostname(), "80")
-	}
-	nc, err := netDial(ctx, "tcp", proxyAddr)
-	if err != nil {
-		return nil, err
-	}
-	stop := context.AfterFunc(ctx, func() { nc.Close() })
-	defer stop()
-	connect := &http.Request{
-		Method: http.MethodConnect,
-		URL:    &url.URL{Opaque: hostPort},
-		Host:   hostPort,
-		Header: make(http.Header),
-	}
-	if user := proxyURL.User; user != nil {
-		pass, _ := user.Password()
-		cred := base64.StdEncoding.EncodeToString([]byte(user.Username() + ":" + pass))
-		connect.Header.Set("Proxy-Authorization", "Basic "+cred)
-	}
-	if err := connect.Write(nc); err != nil {
-		nc.Close()
-		return nil, err
-	}
-	br := bufio.NewReader(nc)
-	resp, err := http.ReadResponse(br, connect)
-	if err != nil {
-		nc.Close()
-		return nil, err
-	}
-	if resp.StatusCode != http.StatusOK {
-		nc.Close()
-		return nil, errors.New("websocket: proxy refused the tunnel: " + resp.Status)
-	}
-	if br.Buffered() > 0 {
-		nc.Close()
-		return nil, errors.New("websocket: proxy sent bytes before the tunnel was used")
-	}
-	return nc, nil
 }
 
 // NewClient makes a client connection over netConn, which must already be
