@@ -508,7 +508,6 @@ func TestHixie76_nextReaderStreamsAndDiscards(t *testing.T) {
 	}
 }
 
-
 // vanish: a Conn built on it reads only its pending bytes.
 type hixieFuzzConn struct{}
 
