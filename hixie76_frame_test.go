@@ -508,6 +508,7 @@ func TestHixie76_nextReaderStreamsAndDiscards(t *testing.T) {
 	}
 }
 
+// hixieFuzzConn is a net.Conn whose reads end at once and whose writes
 // vanish: a Conn built on it reads only its pending bytes.
 type hixieFuzzConn struct{}
 

@@ -684,5 +684,3 @@ func FuzzHixieKey(f *testing.F) {
 		}
 	})
 }
-
-// hixieFuzzConn is a net.Conn whose reads end at once and whose writes
