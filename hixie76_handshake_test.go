@@ -25,8 +25,9 @@ import (
 	"github.com/hybi/websocket/internal/wstest"
 )
 
-// hixieVectors are the handshake vectors of HIXIE76.md, all checked by
-// computation; the first is draft-76's own example (§1.3).
+// hixieVectors are handshake vectors for draft-76 §5.2 (key numbers,
+// spaces, parts and the MD5 answer), all checked by computation; the first
+// is draft-76's own example (§1.3).
 var hixieVectors = []struct {
 	name         string
 	key1, key2   string
