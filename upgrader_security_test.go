@@ -34,11 +34,13 @@ func TestEqualASCIIFold(t *testing.T) {
 	}
 }
 
-// TestUpgrade_defaultOriginCheck_asciiFoldOnly: over a real socket, an
-// Origin whose host differs from Host only by a Unicode case pair that
-// strings.EqualFold would fold is refused with 403; an ASCII case
-// difference and another scheme on the same host and port are accepted.
-func TestUpgrade_defaultOriginCheck_asciiFoldOnly(t *testing.T) {
+// TestUpgrade_defaultOriginCheck: over a real socket, an Origin whose host
+// differs from Host only by a Unicode case pair that strings.EqualFold
+// would fold is refused with 403, as are another port, userinfo naming the
+// host (which gorilla's url.Parse-based check accepts) and a trailing dot;
+// an ASCII case difference and another scheme on the same host and port
+// are accepted.
+func TestUpgrade_defaultOriginCheck(t *testing.T) {
 	t.Parallel()
 	addr, _ := handshakeServer(t, &Upgrader{}, nil)
 	tests := []struct {
@@ -51,6 +53,8 @@ func TestUpgrade_defaultOriginCheck_asciiFoldOnly(t *testing.T) {
 		{"ASCII case", "k.example", "http://K.EXAMPLE", http.StatusSwitchingProtocols},
 		{"https scheme, same host", "k.example", "https://k.example", http.StatusSwitchingProtocols},
 		{"other port", "k.example", "http://k.example:8080", http.StatusForbidden},
+		{"userinfo", "k.example", "http://evil.example@k.example", http.StatusForbidden},
+		{"trailing dot", "k.example", "http://k.example.", http.StatusForbidden},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
