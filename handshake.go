@@ -69,9 +69,13 @@ func checkUpgradeRequest(r *http.Request) (status int, err error) {
 	// A body would put the request's end where HTTP says (RFC 9112 §6.3)
 	// and the first frame where the body starts: a proxy that follows HTTP
 	// and this server would disagree on where the frames begin. The
-	// handshake has no body (RFC 6455 §4.1; hixie-76's key3 is sent with
-	// neither header), so one is refused, not read as frames.
-	if r.ContentLength > 0 || len(r.TransferEncoding) > 0 {
+	// handshake has no body (RFC 6455 §4.1), so one is refused, not read
+	// as frames. The one exception is hixie-76's key3, the 8 bytes that
+	// follow the request (draft-76 §5.1): some clients (Perl's
+	// Protocol::WebSocket) declare them with Content-Length: 8, which puts
+	// HTTP's end of the request exactly where the frames begin.
+	if (r.ContentLength > 0 || len(r.TransferEncoding) > 0) &&
+		(r.ContentLength != 8 || len(r.TransferEncoding) > 0 || !isHixie76(r.Header)) {
 		return http.StatusBadRequest, errors.New("websocket: the opening handshake must not have a body (Content-Length or Transfer-Encoding)")
 	}
 	if !headerHasToken(r.Header, "Connection", "upgrade") {

@@ -367,6 +367,7 @@ func (u *Upgrader) refuse(w http.ResponseWriter, r *http.Request, status int, re
 	}
 	if u.Error != nil {
 		u.Error(w, r, status, err)
+		endRequestBody(w, r)
 		return err
 	}
 	h := w.Header()
@@ -379,7 +380,21 @@ func (u *Upgrader) refuse(w http.ResponseWriter, r *http.Request, status int, re
 	h.Set("Content-Length", strconv.Itoa(len(err.message)+1))
 	w.WriteHeader(status)
 	w.Write([]byte(err.message + "\n"))
+	endRequestBody(w, r)
 	return err
+}
+
+// endRequestBody stops net/http from waiting for the rest of a refused
+// request's body: before it closes the connection it reads what is left
+// of the body (up to 256 KiB), which holds the connection open for as long
+// as the client, having declared a body it does not send, keeps it open.
+// A read deadline in the past makes that read fail at once; the response
+// is written by then. (UpgradeConn's ResponseWriter has no deadlines and
+// closes at once anyway.)
+func endRequestBody(w http.ResponseWriter, r *http.Request) {
+	if r.ProtoMajor == 1 && (r.ContentLength != 0 || len(r.TransferEncoding) > 0) {
+		http.NewResponseController(w).SetReadDeadline(time.Unix(1, 0))
+	}
 }
 
 // IsWebSocketUpgrade reports whether the request asks to upgrade to the

@@ -137,7 +137,8 @@ func TestUpgrade_errorHookRefusalStillCloses(t *testing.T) {
 
 // TestUpgrade_requestWithBody_refused400AndClosed: an upgrade request with
 // a body (Content-Length, or chunked) is answered 400 with a reason and
-// the connection closed, on both paths; the body is never read as frames.
+// the connection closed at once, on both paths, even when the client never
+// sends the body it declared; the body is never read as frames.
 // Content-Length: 0 is no body and upgrades.
 func TestUpgrade_requestWithBody_refused400AndClosed(t *testing.T) {
 	t.Parallel()
@@ -151,6 +152,10 @@ func TestUpgrade_requestWithBody_refused400AndClosed(t *testing.T) {
 		{"Content-Length 5", "Content-Length: 5\r\n", "\x81\x80abc"}, // the body looks like a frame
 		{"chunked", "Transfer-Encoding: chunked\r\n", "5\r\nhello\r\n0\r\n\r\n"},
 		{"Content-Length and pipelined GET", "Content-Length: 5\r\n", "hello" + "GET /admin HTTP/1.1\r\nHost: x\r\n\r\n"},
+		// net/http reads the rest of a body before closing: a body
+		// declared and never sent must not hold the connection open.
+		{"Content-Length 100, body never sent", "Content-Length: 100\r\n", ""},
+		{"chunked, body never ends", "Transfer-Encoding: chunked\r\n", "5\r\nhel"},
 	}
 	for path, addr := range paths {
 		for _, tt := range tests {
@@ -174,5 +179,41 @@ func TestUpgrade_requestWithBody_refused400AndClosed(t *testing.T) {
 			}
 			<-upgraded
 		})
+	}
+}
+
+// TestUpgrade_hixie76Key3DeclaredAsBody: hixie-76's key3 declared with
+// Content-Length: 8 (as Perl's Protocol::WebSocket sends it) is no body to
+// refuse: HTTP's end of the request is where the frames begin, and the
+// handshake completes on both paths. Any other length, or chunked, is
+// refused with 400.
+func TestUpgrade_hixie76Key3DeclaredAsBody(t *testing.T) {
+	t.Parallel()
+	paths, upgraded := refusalServers(t, &Upgrader{EnableHixie76: true})
+	v := hixieVectors[0]
+	key3 := string(hixieHex(t, v.key3))
+	for path, addr := range paths {
+		req := func(extra string) []byte {
+			return append(hixieRequest("/ws", addr, "Upgrade: WebSocket", "Connection: Upgrade",
+				"Sec-WebSocket-Key1: "+v.key1, "Sec-WebSocket-Key2: "+v.key2, extra), key3...)
+		}
+		t.Run(path+"/Content-Length 8", func(t *testing.T) {
+			c := wstest.RawDial(t, addr, req("Content-Length: 8"))
+			if c.Resp.StatusCode != http.StatusSwitchingProtocols {
+				t.Fatalf("got %s", c.Resp.StatusLine)
+			}
+			if want := string(hixieHex(t, v.answer)); string(c.Resp.Extra) != want {
+				t.Errorf("challenge answer %q, want %q", c.Resp.Extra, want)
+			}
+			<-upgraded
+		})
+		for _, head := range []string{"Content-Length: 9", "Transfer-Encoding: chunked"} {
+			t.Run(path+"/"+head, func(t *testing.T) {
+				got := readToEnd(t, addr, req(head))
+				if !strings.HasPrefix(got, "HTTP/1.1 400 ") || !strings.Contains(got, "must not have a body") {
+					t.Errorf("got %q", got)
+				}
+			})
+		}
 	}
 }
