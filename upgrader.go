@@ -334,7 +334,7 @@ func (u *Upgrader) newServerConn(netConn net.Conn, brw *bufio.ReadWriter, p *upg
 		c.hixie = new(hixieState)
 	}
 	if p.takeover {
-		go u.releaseTakeoverOnClose(c, p)
+		go u.releaseTakeoverOnClose(c.closed.wait())
 	}
 	// The hijacked reader and writer are net/http's per-connection 4 KiB
 	// buffers, still referenced from its connection state while the
@@ -507,10 +507,11 @@ func (u *Upgrader) releaseTakeover(p *upgradeParams) {
 }
 
 // releaseTakeoverOnClose gives back the slot of a connection that holds
-// server context takeover once the connection is closed. It runs in a
-// goroutine of its own, only on such connections, which hold about 1.2 MB
-// each: the goroutine's few KiB are small beside that.
-func (u *Upgrader) releaseTakeoverOnClose(c *Conn, p *upgradeParams) {
-	<-c.closed.wait()
-	u.releaseTakeover(p)
+// server context takeover once closed, the connection's close signal, is
+// closed. It runs in a goroutine of its own, only on such connections,
+// which hold about 1.2 MB each: the goroutine's few KiB are small beside
+// that. It holds the signal, not the Conn.
+func (u *Upgrader) releaseTakeoverOnClose(closed <-chan struct{}) {
+	<-closed
+	takeoverSlots.release(u)
 }
