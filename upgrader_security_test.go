@@ -1,6 +1,8 @@
 package websocket
 
 import (
+	"errors"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -159,5 +161,31 @@ func TestUpgrade_compressionContextTakeoverLimit(t *testing.T) {
 			t.Fatalf("%d places held after every connection closed", takeoverSlots.count(u))
 		}
 		time.Sleep(time.Millisecond)
+	}
+}
+
+// TestUpgrade_handshakeTimeoutBoundsTheResponseWrite: an RFC 6455 client
+// that never reads its 101 (here 16 MiB of caller headers, more than the
+// socket buffers take) does not hold Upgrade: after HandshakeTimeout the
+// write fails with a timeout and the connection is closed.
+func TestUpgrade_handshakeTimeoutBoundsTheResponseWrite(t *testing.T) {
+	t.Parallel()
+	big := http.Header{"X-Big": {strings.Repeat("a", 16<<20)}}
+	addr, errs := handshakeServer(t, &Upgrader{HandshakeTimeout: 100 * time.Millisecond}, big)
+	h := wstest.DefaultHeader(addr, wstest.NewKey())
+	nc, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	nc.Write(wstest.BuildRequest("GET", "/", "HTTP/1.1", h)) // and never read
+	select {
+	case err := <-errs:
+		var ne net.Error
+		if !errors.As(err, &ne) || !ne.Timeout() {
+			t.Fatalf("Upgrade returned %v, want a timeout", err)
+		}
+	case <-time.After(20 * time.Second): // a bound on a failure
+		t.Fatal("Upgrade still writing its response")
 	}
 }
