@@ -402,12 +402,14 @@ func (c *Conn) preparedFrame(pm *PreparedMessage) []byte {
 
 // negotiateCompression answers the client's Sec-WebSocket-Extensions
 // header lines when compression is enabled. It returns the connection's
-// configuration and the response's extension list ("" for none).
-func (u *Upgrader) negotiateCompression(offers []string) (deflateConfig, string) {
+// configuration and the response's extension list ("" for none). takeover
+// is u.CompressionContextTakeover unless the Upgrader's
+// CompressionContextTakeoverLimit is reached (upgrader.go).
+func (u *Upgrader) negotiateCompression(offers []string, takeover bool) (deflateConfig, string) {
 	if !u.EnableCompression {
 		return deflateConfig{}, ""
 	}
-	p, answer, ok := negotiateDeflate(offers, u.CompressionContextTakeover)
+	p, answer, ok := negotiateDeflate(offers, takeover)
 	if !ok {
 		return deflateConfig{}, ""
 	}

@@ -55,14 +55,28 @@ func checkRequest(h http.Header) (req handshakeRequest, status int, err error) {
 }
 
 // checkUpgradeRequest checks what every WebSocket opening handshake shares,
-// RFC 6455 and hixie-76 alike: a GET over HTTP/1.1 or later asking to
-// upgrade to websocket.
+// RFC 6455 and hixie-76 alike: a GET over HTTP/1.1 or later, without a
+// body, asking to upgrade to websocket. Both Upgrade and UpgradeConn (whose
+// parser fills ContentLength and TransferEncoding the same way) go through
+// it.
 func checkUpgradeRequest(r *http.Request) (status int, err error) {
 	if r.Method != http.MethodGet {
 		return http.StatusMethodNotAllowed, errors.New("websocket: the opening handshake must use the GET method")
 	}
 	if !r.ProtoAtLeast(1, 1) {
 		return http.StatusBadRequest, errors.New("websocket: the opening handshake requires HTTP/1.1 or later")
+	}
+	// A body would put the request's end where HTTP says (RFC 9112 §6.3)
+	// and the first frame where the body starts: a proxy that follows HTTP
+	// and this server would disagree on where the frames begin. The
+	// handshake has no body (RFC 6455 §4.1), so one is refused, not read
+	// as frames. The one exception is hixie-76's key3, the 8 bytes that
+	// follow the request (draft-76 §5.1): some clients (Perl's
+	// Protocol::WebSocket) declare them with Content-Length: 8, which puts
+	// HTTP's end of the request exactly where the frames begin.
+	if (r.ContentLength > 0 || len(r.TransferEncoding) > 0) &&
+		(r.ContentLength != 8 || len(r.TransferEncoding) > 0 || !isHixie76(r.Header)) {
+		return http.StatusBadRequest, errors.New("websocket: the opening handshake must not have a body (Content-Length or Transfer-Encoding)")
 	}
 	if !headerHasToken(r.Header, "Connection", "upgrade") {
 		return http.StatusBadRequest, errors.New("websocket: not a websocket handshake: 'upgrade' token not found in 'Connection' header")
@@ -85,7 +99,7 @@ func headerHasToken(h http.Header, name, token string) bool {
 			if name == "Upgrade" {
 				t, _, _ = strings.Cut(t, "/")
 			}
-			if strings.EqualFold(t, token) {
+			if equalASCIIFold(t, token) {
 				return true
 			}
 		}
@@ -122,9 +136,18 @@ func selectSubprotocol(server, client []string) string {
 	return ""
 }
 
-// sameOrigin reports whether the request's Origin header is absent or
-// names the host the request was sent to (RFC 6454 origin, compared to
-// Host case-insensitively).
+// sameOrigin is the default origin check: it reports whether the
+// request's Origin header is absent or names the host the request was sent
+// to. Of the origin's three parts (RFC 6454 §4: scheme, host, port), the
+// host and port are compared, as one string, with the Host header, folding
+// ASCII case only: strings.EqualFold's Unicode folding would take the
+// Kelvin sign (U+212A) for "k" and the long s (U+017F) for "s", so that an
+// Origin the browser would never build for this host could pass. The
+// scheme is not compared, as gorilla does not: behind a proxy that
+// terminates TLS the server cannot tell https from http, and a page on the
+// same host and port under the other scheme is that host's own. An origin
+// with userinfo, a path or a trailing dot, an opaque "null" origin and
+// more than one Origin header are all refused.
 func sameOrigin(r *http.Request) bool {
 	origin := r.Header.Values("Origin")
 	if len(origin) == 0 {
@@ -138,7 +161,31 @@ func sameOrigin(r *http.Request) bool {
 		return false
 	}
 	host, _, _ := strings.Cut(rest, "/")
-	return host != "" && strings.EqualFold(host, r.Host)
+	return host != "" && equalASCIIFold(host, r.Host)
+}
+
+// equalASCIIFold reports whether s and t are equal when ASCII letters are
+// compared without case; every other byte must match exactly.
+func equalASCIIFold(s, t string) bool {
+	if len(s) != len(t) {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		a, b := s[i], t[i]
+		if a == b {
+			continue
+		}
+		if 'A' <= a && a <= 'Z' {
+			a += 'a' - 'A'
+		}
+		if 'A' <= b && b <= 'Z' {
+			b += 'a' - 'A'
+		}
+		if a != b {
+			return false
+		}
+	}
+	return true
 }
 
 // validHeaderName reports whether s is an HTTP token (RFC 7230 §3.2.6).

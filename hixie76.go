@@ -5,29 +5,24 @@ package websocket
 // unchanged as draft-ietf-hybi-thewebsocketprotocol-00), served when
 // [Upgrader.EnableHixie76] is set: here the opening handshake with its MD5
 // challenge (draft-76 §5.1, §5.2); in hixie76_frame.go the 0x00 ... 0xFF
-// framing (§5.3) and the 0xFF 0x00 closing handshake (§6). The rest of the package reaches it
-// through one-line hooks guarded by Conn.hixie != nil, so a hixie-76
-// connection is an ordinary *Conn with the same locks, buffers, limits and
-// error rules as an RFC 6455 one.
+// framing (§5.3) and the 0xFF 0x00 closing handshake (§6), behind the
+// framing interface (framing.go), so a hixie-76 connection is an ordinary
+// *Conn with the same locks, buffers, limits and error rules as an RFC 6455
+// one, and the RFC 6455 paths never ask which protocol they serve.
 
 import (
+	"bufio"
 	"crypto/md5"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"math"
+	"net"
 	"net/http"
-	"slices"
 	"strings"
 	"time"
 )
-
-// defaultHixieHandshakeTimeout bounds a hixie-76 handshake when
-// [Upgrader.HandshakeTimeout] is zero. Unlike RFC 6455, the draft makes the
-// server wait for 8 more bytes (key3) after the request, and a client that
-// never sends them must not hold the handler's goroutine forever.
-const defaultHixieHandshakeTimeout = 10 * time.Second
 
 var (
 	// errHixieUnsupported is returned for binary, ping and pong writes on a
@@ -187,91 +182,61 @@ func appendHixieResponse(b []byte, origin, location, subprotocol string, extra h
 	return appendHeaderBlockEnd(b, extra)
 }
 
-// upgradeHixie76 is Upgrade for a request that isHixie76 picked.
-func (u *Upgrader) upgradeHixie76(w http.ResponseWriter, r *http.Request, responseHeader http.Header) (*Conn, error) {
+// hixieParams is what a hixie-76 handshake settles before the connection
+// is taken over: the two key parts of the challenge and the two header
+// values the draft's response adds.
+type hixieParams struct {
+	part1, part2     uint32
+	origin, location string
+}
+
+// checkHixie76 applies hixie-76's own checks to a request isHixie76
+// picked (the part Upgrader.prepare runs before the shared negotiation).
+func (u *Upgrader) checkHixie76(r *http.Request, p *upgradeParams) (status int, err error) {
 	if !u.EnableHixie76 {
-		return nil, u.refuse(w, r, http.StatusUpgradeRequired, errHixieDisabled)
+		return http.StatusUpgradeRequired, errHixieDisabled
 	}
 	part1, part2, status, err := checkHixieRequest(r)
 	if err != nil {
-		return nil, u.refuse(w, r, status, err)
+		return status, err
 	}
-	checkOrigin := u.CheckOrigin
-	if checkOrigin == nil {
-		checkOrigin = sameOrigin
-	}
-	if !checkOrigin(r) {
-		return nil, u.refuse(w, r, http.StatusForbidden, errors.New("websocket: request origin not allowed by Upgrader.CheckOrigin"))
-	}
+	p.hixie = &hixieParams{part1: part1, part2: part2}
+	return 0, nil
+}
 
-	// The draft's client offers one subprotocol and accepts only the same
-	// string back, so it is echoed verbatim when the server accepts it.
-	var subprotocol string
-	if offered := r.Header.Get("Sec-Websocket-Protocol"); u.Subprotocols != nil {
-		if offered != "" && slices.Contains(u.Subprotocols, offered) {
-			subprotocol = offered
-		}
-	} else if responseHeader != nil {
-		subprotocol = responseHeader.Get("Sec-Websocket-Protocol")
-	}
-	extra := responseHeader
-	if responseHeader != nil {
-		extra = responseHeader.Clone()
-		delete(extra, "Sec-Websocket-Protocol")
-		if err := checkResponseHeader(extra); err != nil {
-			return nil, u.refuse(w, r, http.StatusInternalServerError, err)
-		}
-		for _, name := range [...]string{"Sec-Websocket-Origin", "Sec-Websocket-Location"} {
-			if _, ok := extra[name]; ok {
-				return nil, u.refuse(w, r, http.StatusInternalServerError, errors.New("websocket: response header "+name+" is set by the Upgrader"))
-			}
+// hixieResponse settles the header values only a hixie-76 response has
+// (draft-76 §5.2: Sec-WebSocket-Origin echoes the client's Origin;
+// Sec-WebSocket-Location is the URL the client opened) and refuses
+// caller headers that would repeat them. It ends Upgrader.negotiate for
+// hixie-76, in place of the RFC 6455 extensions.
+func (u *Upgrader) hixieResponse(r *http.Request, p *upgradeParams) (status int, err error) {
+	for _, name := range [...]string{"Sec-Websocket-Origin", "Sec-Websocket-Location"} {
+		if _, ok := p.extra[name]; ok {
+			return http.StatusInternalServerError, errors.New("websocket: response header " + name + " is set by the Upgrader")
 		}
 	}
-	origin := r.Header.Get("Origin")
-	location := hixieLocation(r)
+	h := p.hixie
+	h.origin = r.Header.Get("Origin")
+	h.location = hixieLocation(r)
 	if u.Hixie76Location != nil {
-		location = u.Hixie76Location(r)
+		h.location = u.Hixie76Location(r)
 	}
-	if !validHeaderValue(subprotocol) || !validHeaderValue(origin) || !validHeaderValue(location) || location == "" {
-		return nil, u.refuse(w, r, http.StatusInternalServerError, errors.New("websocket: invalid hixie-76 subprotocol, origin or location value"))
+	if !validHeaderValue(h.origin) || !validHeaderValue(h.location) || h.location == "" {
+		return http.StatusInternalServerError, errors.New("websocket: invalid hixie-76 subprotocol, origin or location value")
 	}
+	return 0, nil
+}
 
-	netConn, brw, err := http.NewResponseController(w).Hijack()
-	if err != nil {
-		return nil, u.refuse(w, r, http.StatusInternalServerError, errors.New("websocket: cannot take over the connection: "+err.Error()))
-	}
-	// The whole rest of the handshake, writes and the wait for key3, is
-	// bounded: key3 comes after the request, and a client that never sends
-	// it must not hold this goroutine.
-	timeout := u.HandshakeTimeout
-	if timeout <= 0 {
-		timeout = defaultHixieHandshakeTimeout
-	}
-	netConn.SetDeadline(time.Now().Add(timeout))
-
+// finishHixie76 answers a hixie-76 handshake on the hijacked connection
+// and makes the Conn. The whole answer, writes and the wait for key3, is
+// bounded by the handshake timeout: key3 comes after the request, and a
+// client that never sends it must not hold this goroutine.
+func (u *Upgrader) finishHixie76(netConn net.Conn, brw *bufio.ReadWriter, p *upgradeParams) (*Conn, error) {
+	netConn.SetDeadline(time.Now().Add(u.handshakeTimeout()))
 	bufp := getBuf(sizeClass(1024, 0))
-	resp := appendHixieResponse((*bufp)[:0], origin, location, subprotocol, extra)
-	// key3 is the 8 bytes after the blank line (§5.1). It is no HTTP body
-	// (there is no Content-Length), so net/http left it in, or will let it
-	// arrive through, the hijacked reader. Write order (HIXIE76.md): when
-	// key3 is already here, headers and answer go out in one write (some
-	// clients take the blank line as the end of the handshake); when it is
-	// not, the headers go first, since a proxy such as HAProxy forwards
-	// key3 only after it has seen the 101.
-	var key3 [8]byte
-	if brw.Reader.Buffered() >= len(key3) {
-		io.ReadFull(brw.Reader, key3[:]) // cannot fail: the bytes are buffered
-		sum := hixieChallenge(part1, part2, key3)
-		resp = append(resp, sum[:]...)
-		_, err = netConn.Write(resp)
-	} else if _, err = netConn.Write(resp); err == nil {
-		if _, err = io.ReadFull(brw.Reader, key3[:]); err != nil {
-			err = fmt.Errorf("websocket: hixie-76 handshake: reading the 8 key3 bytes: %w", err)
-		} else {
-			sum := hixieChallenge(part1, part2, key3)
-			_, err = netConn.Write(sum[:])
-		}
-	}
+	h := p.hixie
+	resp := appendHixieResponse((*bufp)[:0], h.origin, h.location, p.subprotocol, p.extra)
+	err := answerHixie76(netConn, brw.Reader, resp, h)
 	if cap(resp) == cap(*bufp) {
 		putBuf(sizeClass(1024, 0), bufp)
 	}
@@ -280,20 +245,33 @@ func (u *Upgrader) upgradeHixie76(w http.ResponseWriter, r *http.Request, respon
 		return nil, err
 	}
 	netConn.SetDeadline(time.Time{})
-	// Frames the client sent right behind key3 are delivered first.
-	var pending []byte
-	if n := brw.Reader.Buffered(); n > 0 {
-		pending, _ = brw.Reader.Peek(n)
+	return u.newServerConn(netConn, brw, p), nil
+}
+
+// answerHixie76 writes resp, the response header block, and the 16-byte
+// answer to the challenge, which needs key3: the 8 bytes after the blank
+// line of the request (§5.1). They are no HTTP body (there is no
+// Content-Length), so net/http left them in, or will let them arrive
+// through, the hijacked reader br. Write order: when key3 is already
+// here, headers and answer go out in one write (some clients take the
+// blank line as the end of the handshake); when it is not, the headers go
+// first, since a proxy such as HAProxy forwards key3 only after it has
+// seen the 101.
+func answerHixie76(nc net.Conn, br *bufio.Reader, resp []byte, h *hixieParams) error {
+	var key3 [8]byte
+	if br.Buffered() >= len(key3) {
+		io.ReadFull(br, key3[:]) // cannot fail: the bytes are buffered
+		sum := hixieChallenge(h.part1, h.part2, key3)
+		_, err := nc.Write(append(resp, sum[:]...))
+		return err
 	}
-	c := newConn(netConn, connConfig{
-		readBufferSize:  u.ReadBufferSize,
-		writeBufferSize: u.WriteBufferSize,
-		writeBufferPool: u.WriteBufferPool,
-		readLimit:       u.ReadLimit,
-		closeTimeout:    u.CloseTimeout,
-		subprotocol:     subprotocol,
-	}, pending)
-	c.fr = new(hixie76)
-	dropBuffers(brw) // the reader's bytes were copied; see Upgrade
-	return c, nil
+	if _, err := nc.Write(resp); err != nil {
+		return err
+	}
+	if _, err := io.ReadFull(br, key3[:]); err != nil {
+		return fmt.Errorf("websocket: hixie-76 handshake: reading the 8 key3 bytes: %w", err)
+	}
+	sum := hixieChallenge(h.part1, h.part2, key3)
+	_, err := nc.Write(sum[:])
+	return err
 }

@@ -6,18 +6,27 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 )
 
-// Upgrader upgrades HTTP requests to WebSocket connections. The zero value
-// is ready to use; an Upgrader is safe for concurrent use by many
-// handlers and must not be modified while in use.
+// Upgrader upgrades HTTP requests to WebSocket connections: it is the
+// server side of the opening handshake, on a net/http handler
+// ([Upgrader.Upgrade]) or on a bare accepted connection
+// ([Upgrader.UpgradeConn], [Upgrader.Serve]). The client side is [Dialer].
+// The zero value is ready to use; an Upgrader is safe for concurrent use
+// by many handlers and must not be modified while in use.
 type Upgrader struct {
-	// HandshakeTimeout bounds the writing of the handshake response.
-	// Zero means no limit, except for a hixie-76 handshake, where it also
-	// bounds the wait for the 8 bytes that follow the request (key3) and
-	// zero means 10 seconds, so that a client that never sends them cannot
-	// hold the handler's goroutine.
+	// HandshakeTimeout bounds each of the two parts of the opening
+	// handshake in which the Upgrader waits on the client: reading the
+	// request (in [Upgrader.UpgradeConn] and [Upgrader.Serve] only; under
+	// net/http the http.Server reads it, bounded by its ReadHeaderTimeout)
+	// and answering it (writing the response and, for hixie-76, first
+	// waiting for the 8 key3 bytes the client sends after its request).
+	// Each part gets the whole duration; when it runs out the connection
+	// is closed and the call returns the timeout error. Zero means 10
+	// seconds ([DefaultHandshakeReadTimeout]), so that a client that stops
+	// reading or sending cannot hold the handshake's goroutine.
 	HandshakeTimeout time.Duration
 
 	// ReadBufferSize and WriteBufferSize set the size of the I/O buffers
@@ -44,8 +53,26 @@ type Upgrader struct {
 	Error func(w http.ResponseWriter, r *http.Request, status int, reason error)
 
 	// CheckOrigin returns true to accept the request's Origin. When nil,
-	// a request whose Origin header is present and names a host other
-	// than the request's Host is refused with 403 Forbidden.
+	// a request whose Origin header is present and does not name the
+	// request's Host (host and port, ASCII letters compared without case;
+	// the scheme is not compared) is refused with 403 Forbidden, as are a
+	// "null" origin and more than one Origin header. A request without
+	// Origin is accepted: browsers always send one with a WebSocket
+	// handshake, other clients need not.
+	//
+	// The same-origin rule does not protect a server reached by a name
+	// it does not own. With DNS rebinding, a page at
+	// http://attacker.example:8080 has its name re-resolved to the
+	// server's address (127.0.0.1, an intranet host): the browser then
+	// sends Origin: http://attacker.example:8080 with
+	// Host: attacker.example:8080, which the default rule accepts. A
+	// server not meant for every name, local development servers and
+	// intranet services above all, should check r.Host against the names
+	// it serves, in CheckOrigin (see the Upgrader example
+	// "CheckOriginHostAllowlist") or before calling Upgrade.
+	//
+	// CheckOrigin is called from the handler's goroutine, concurrently for
+	// concurrent handshakes.
 	CheckOrigin func(r *http.Request) bool
 
 	// EnableCompression lets the server negotiate per-message compression
@@ -71,11 +98,28 @@ type Upgrader struct {
 	// which compresses a stream of similar small messages much better.
 	// It costs memory on every connection for as long as it lives: about
 	// 1.2 MB for the server's flate compressor, and 32 KiB (the client's
-	// window) to inflate the client's messages. When false (the default)
-	// the server answers server_no_context_takeover and
-	// client_no_context_takeover, and compressors and decompressors are
-	// pooled between connections, so an idle connection holds none.
+	// window) to inflate the client's messages. Whether the server keeps
+	// its 1.2 MB is the client's choice (it may offer
+	// server_no_context_takeover, or not), so with this field set any
+	// client can make the server hold it: 1,000 connections hold about
+	// 1.2 GB. Bound that with [Upgrader.CompressionContextTakeoverLimit].
+	// When false (the default) the server answers
+	// server_no_context_takeover and client_no_context_takeover, and
+	// compressors and decompressors are pooled between connections, so an
+	// idle connection holds none.
 	CompressionContextTakeover bool
+
+	// CompressionContextTakeoverLimit, when positive, caps how many
+	// connections upgraded by this Upgrader may hold a server compression
+	// context at once under [Upgrader.CompressionContextTakeover]. Beyond
+	// it, new connections are answered as if CompressionContextTakeover
+	// were false (server_no_context_takeover and
+	// client_no_context_takeover: they still compress, message by
+	// message, with pooled compressors). A connection gives its place
+	// back when it is closed ([Conn.Close], which every connection must
+	// eventually get). Zero means no limit. The count is kept per
+	// *Upgrader: a copy of an Upgrader counts on its own.
+	CompressionContextTakeoverLimit int
 
 	// ReadLimit is the initial read limit of each connection, in bytes;
 	// zero means DefaultReadLimit and a negative value means no limit.
@@ -119,12 +163,21 @@ type Upgrader struct {
 //
 // When the request is not an acceptable opening handshake, Upgrade answers
 // it with an HTTP error (405, 400, 426 or 403, with a one-line reason, or
-// through [Upgrader.Error]) and returns a [HandshakeError]. On success the
-// connection has been taken over from net/http (through
+// through [Upgrader.Error]) and returns a [HandshakeError]. Over HTTP/1.x a
+// refusal also carries Connection: close, so net/http closes the
+// connection after it and never serves a request the client pipelined
+// behind the refused upgrade (the server half of "WebSocket smuggling":
+// a proxy that tunnels on seeing the Upgrade header, without waiting for
+// the 101, would otherwise pass that request on unchecked). A request
+// with a body (Content-Length or Transfer-Encoding) is refused with 400.
+//
+// On success the connection has been taken over from net/http (through
 // [http.NewResponseController], so middleware wrappers with Unwrap work):
 // the handler must not use w afterwards. Deadlines set by the http.Server
 // are cleared, and bytes the client sent right behind its request are
-// delivered as the first frames.
+// delivered as the first frames. Upgrade blocks until the response is
+// written (for hixie-76, until the client's 8 key3 bytes arrived too),
+// bounded by [Upgrader.HandshakeTimeout].
 func (u *Upgrader) Upgrade(w http.ResponseWriter, r *http.Request, responseHeader http.Header) (*Conn, error) {
 	// Upgrade's own frame is kept small: net/http's Hijack runs beneath it
 	// on the connection's goroutine, whose stack is still small, and a
@@ -132,9 +185,6 @@ func (u *Upgrader) Upgrade(w http.ResponseWriter, r *http.Request, responseHeade
 	// upgrade. The checks and the response are in functions of their own.
 	p, err := u.prepare(w, r, responseHeader)
 	if p == nil {
-		if err == errUseHixie76 {
-			return u.upgradeHixie76(w, r, responseHeader)
-		}
 		return nil, err
 	}
 	var netConn net.Conn
@@ -145,92 +195,132 @@ func (u *Upgrader) Upgrade(w http.ResponseWriter, r *http.Request, responseHeade
 		netConn, brw, err = http.NewResponseController(w).Hijack()
 	}
 	if err != nil {
+		u.releaseTakeover(p)
 		return nil, u.refuse(w, r, http.StatusInternalServerError, errors.New("websocket: cannot take over the connection: "+err.Error()))
+	}
+	if p.hixie != nil {
+		return u.finishHixie76(netConn, brw, p)
 	}
 	return u.finish(netConn, brw, p)
 }
 
-// upgradeParams is what prepare settles before the connection is taken over.
+// upgradeParams is what prepare settles before the connection is taken
+// over, for either protocol.
 type upgradeParams struct {
-	key, subprotocol, extensions string
-	extra                        http.Header
-	deflate                      deflateConfig
+	key         string       // RFC 6455: Sec-WebSocket-Key, validated
+	hixie       *hixieParams // hixie-76 only; nil for RFC 6455
+	subprotocol string
+	extensions  string // RFC 6455: the Sec-WebSocket-Extensions answer
+	extra       http.Header
+	deflate     deflateConfig
+	takeover    bool // holds one of CompressionContextTakeoverLimit's slots
 }
 
-// prepare checks the request and settles the response; nil and
-// errUseHixie76 hand over to upgradeHixie76.
+// prepare checks the request and settles the response. The protocol is
+// picked from the headers alone, before any byte past the request is read:
+// the checks proper to that protocol run, then the negotiation both share.
+// On a refusal it answers the request and returns a nil *upgradeParams.
 //
 //go:noinline
 func (u *Upgrader) prepare(w http.ResponseWriter, r *http.Request, responseHeader http.Header) (*upgradeParams, error) {
-	if status, err := checkUpgradeRequest(r); err != nil {
-		return nil, u.refuse(w, r, status, err)
+	p := new(upgradeParams)
+	status, err := checkUpgradeRequest(r)
+	if err == nil {
+		if isHixie76(r.Header) {
+			status, err = u.checkHixie76(r, p)
+		} else {
+			var req handshakeRequest
+			req, status, err = checkRequest(r.Header)
+			p.key = req.key
+		}
 	}
-	if isHixie76(r.Header) {
-		return nil, errUseHixie76
+	if err == nil {
+		status, err = u.negotiate(r, responseHeader, p)
 	}
-	req, status, err := checkRequest(r.Header)
 	if err != nil {
 		return nil, u.refuse(w, r, status, err)
 	}
+	return p, nil
+}
+
+var errOriginRefused = errors.New("websocket: request origin not allowed by Upgrader.CheckOrigin")
+
+// negotiate is the step the RFC 6455 and hixie-76 handshakes share once
+// the request passed its protocol's own checks: the origin check, the
+// subprotocol, the caller's response headers and, for RFC 6455, the
+// extensions. It fills p and returns the status to refuse the request
+// with, if any; nothing in it can fail after a takeover slot is taken.
+func (u *Upgrader) negotiate(r *http.Request, responseHeader http.Header, p *upgradeParams) (int, error) {
 	checkOrigin := u.CheckOrigin
 	if checkOrigin == nil {
 		checkOrigin = sameOrigin
 	}
 	if !checkOrigin(r) {
-		return nil, u.refuse(w, r, http.StatusForbidden, errors.New("websocket: request origin not allowed by Upgrader.CheckOrigin"))
+		return http.StatusForbidden, errOriginRefused
 	}
-	p := &upgradeParams{key: req.key}
-	p.subprotocol = selectSubprotocol(u.Subprotocols, Subprotocols(r))
-	p.deflate, p.extensions = u.negotiateCompression(r.Header["Sec-Websocket-Extensions"])
+	var offered []string
+	if p.hixie == nil {
+		offered = Subprotocols(r)
+	} else if v := r.Header.Get("Sec-Websocket-Protocol"); v != "" {
+		// The draft's client offers one subprotocol and accepts only the
+		// same string back, so its whole value is one offer, echoed
+		// verbatim when the server lists it.
+		offered = []string{v}
+	}
+	p.subprotocol = selectSubprotocol(u.Subprotocols, offered)
 	p.extra = responseHeader
-	if u.Subprotocols == nil && responseHeader != nil {
-		p.subprotocol = responseHeader.Get("Sec-Websocket-Protocol")
-	}
 	if responseHeader != nil {
+		if u.Subprotocols == nil {
+			p.subprotocol = responseHeader.Get("Sec-Websocket-Protocol")
+		}
 		if _, ok := responseHeader["Sec-Websocket-Protocol"]; ok {
 			p.extra = responseHeader.Clone()
 			delete(p.extra, "Sec-Websocket-Protocol")
 		}
 		if err := checkResponseHeader(p.extra); err != nil {
-			return nil, u.refuse(w, r, http.StatusInternalServerError, err)
+			return http.StatusInternalServerError, err
 		}
 	}
 	if !validHeaderValue(p.subprotocol) {
-		return nil, u.refuse(w, r, http.StatusInternalServerError, errors.New("websocket: invalid subprotocol"))
+		return http.StatusInternalServerError, errors.New("websocket: invalid subprotocol")
 	}
-	return p, nil
+	if p.hixie != nil {
+		return u.hixieResponse(r, p)
+	}
+	u.negotiateExtensions(r, p)
+	return 0, nil
 }
 
-var errUseHixie76 = errors.New("websocket: hixie-76 request") // internal: prepare hands over to upgradeHixie76
-
-// finish answers the handshake on the hijacked connection and makes the
-// Conn.
+// finish answers an RFC 6455 handshake on the hijacked connection and
+// makes the Conn.
 //
 //go:noinline
 func (u *Upgrader) finish(netConn net.Conn, brw *bufio.ReadWriter, p *upgradeParams) (*Conn, error) {
-	var pending []byte
-	if n := brw.Reader.Buffered(); n > 0 {
-		pending, _ = brw.Reader.Peek(n)
-	}
-	netConn.SetDeadline(time.Time{})
-
+	// One deadline for the answer replaces those the http.Server set.
+	netConn.SetDeadline(time.Now().Add(u.handshakeTimeout()))
 	bufp := getBuf(sizeClass(1024, 0))
 	resp := appendResponse((*bufp)[:0], computeAcceptKey(p.key), p.subprotocol, p.extensions, p.extra)
-	if u.HandshakeTimeout > 0 {
-		netConn.SetWriteDeadline(time.Now().Add(u.HandshakeTimeout))
-	}
 	_, err := netConn.Write(resp)
 	if cap(resp) == cap(*bufp) {
 		putBuf(sizeClass(1024, 0), bufp)
 	}
 	if err != nil {
+		u.releaseTakeover(p)
 		netConn.Close()
 		return nil, err
 	}
-	if u.HandshakeTimeout > 0 {
-		netConn.SetWriteDeadline(time.Time{})
-	}
+	netConn.SetDeadline(time.Time{})
+	return u.newServerConn(netConn, brw, p), nil
+}
 
+// newServerConn makes the Conn of an answered handshake, either protocol.
+// Bytes the client sent right behind its request (behind key3 for
+// hixie-76) are in the hijacked reader and become the first frames.
+func (u *Upgrader) newServerConn(netConn net.Conn, brw *bufio.ReadWriter, p *upgradeParams) *Conn {
+	var pending []byte
+	if n := brw.Reader.Buffered(); n > 0 {
+		pending, _ = brw.Reader.Peek(n)
+	}
 	c := newConn(netConn, connConfig{
 		readBufferSize:  u.ReadBufferSize,
 		writeBufferSize: u.WriteBufferSize,
@@ -240,12 +330,18 @@ func (u *Upgrader) finish(netConn net.Conn, brw *bufio.ReadWriter, p *upgradePar
 		subprotocol:     p.subprotocol,
 		deflate:         p.deflate,
 	}, pending)
+	if p.hixie != nil {
+		c.fr = new(hixie76)
+	}
+	if p.takeover {
+		go u.releaseTakeoverOnClose(c.cl.done.wait())
+	}
 	// The hijacked reader and writer are net/http's per-connection 4 KiB
 	// buffers, still referenced from its connection state while the
 	// handler runs; the reader's bytes were copied and the writer is not
 	// used, so drop both buffers rather than keep them alive.
 	dropBuffers(brw)
-	return c, nil
+	return c
 }
 
 // dropBuffers empties the hijacked bufio pair (see finish).
@@ -258,11 +354,20 @@ func dropBuffers(brw *bufio.ReadWriter) {
 	}
 }
 
-// refuse answers a refused handshake and returns the HandshakeError.
+// refuse answers a refused handshake and returns the HandshakeError. The
+// connection is closed after the answer (see Upgrade), including when
+// [Upgrader.Error] writes it.
 func (u *Upgrader) refuse(w http.ResponseWriter, r *http.Request, status int, reason error) error {
 	err := HandshakeError{Status: status, message: reason.Error()}
+	if r.ProtoMajor == 1 {
+		// net/http closes the connection after a response that says so,
+		// unread pipelined requests and all. (HTTP/2 has no such header:
+		// its server would take it as a reason to end every stream.)
+		w.Header().Set("Connection", "close")
+	}
 	if u.Error != nil {
 		u.Error(w, r, status, err)
+		endRequestBody(w, r)
 		return err
 	}
 	h := w.Header()
@@ -275,7 +380,21 @@ func (u *Upgrader) refuse(w http.ResponseWriter, r *http.Request, status int, re
 	h.Set("Content-Length", strconv.Itoa(len(err.message)+1))
 	w.WriteHeader(status)
 	w.Write([]byte(err.message + "\n"))
+	endRequestBody(w, r)
 	return err
+}
+
+// endRequestBody stops net/http from waiting for the rest of a refused
+// request's body: before it closes the connection it reads what is left
+// of the body (up to 256 KiB), which holds the connection open for as long
+// as the client, having declared a body it does not send, keeps it open.
+// A read deadline in the past makes that read fail at once; the response
+// is written by then. (UpgradeConn's ResponseWriter has no deadlines and
+// closes at once anyway.)
+func endRequestBody(w http.ResponseWriter, r *http.Request) {
+	if r.ProtoMajor == 1 && (r.ContentLength != 0 || len(r.TransferEncoding) > 0) {
+		http.NewResponseController(w).SetReadDeadline(time.Unix(1, 0))
+	}
 }
 
 // IsWebSocketUpgrade reports whether the request asks to upgrade to the
@@ -305,4 +424,94 @@ func Upgrade(w http.ResponseWriter, r *http.Request, responseHeader http.Header,
 		CheckOrigin:     func(*http.Request) bool { return true },
 	}
 	return u.Upgrade(w, r, responseHeader)
+}
+
+// defaultHandshakeTimeout is what a zero [Upgrader.HandshakeTimeout]
+// means.
+const defaultHandshakeTimeout = DefaultHandshakeReadTimeout
+
+// handshakeTimeout is the bound of [Upgrader.HandshakeTimeout] in force:
+// the one reading of that field, for the request read of UpgradeConn, the
+// RFC 6455 response and the hixie-76 key3 wait and response alike.
+func (u *Upgrader) handshakeTimeout() time.Duration {
+	if u.HandshakeTimeout > 0 {
+		return u.HandshakeTimeout
+	}
+	return defaultHandshakeTimeout
+}
+
+// negotiateExtensions settles permessage-deflate for an RFC 6455 handshake.
+// With a CompressionContextTakeoverLimit, a slot is taken before the
+// negotiation and given back at once when the connection ends up without
+// server context takeover; a full count negotiates as if
+// CompressionContextTakeover were false.
+func (u *Upgrader) negotiateExtensions(r *http.Request, p *upgradeParams) {
+	if !u.EnableCompression {
+		return
+	}
+	offers := r.Header["Sec-Websocket-Extensions"]
+	takeover := u.CompressionContextTakeover
+	if takeover && u.CompressionContextTakeoverLimit > 0 {
+		takeover = takeoverSlots.acquire(u)
+		p.takeover = takeover
+	}
+	p.deflate, p.extensions = u.negotiateCompression(offers, takeover)
+	if p.takeover && (!p.deflate.enabled || p.deflate.params.serverNoTakeover) {
+		u.releaseTakeover(p)
+	}
+}
+
+// takeoverSlots counts, per Upgrader, the connections that hold a server
+// compression context under CompressionContextTakeoverLimit. An entry is
+// removed when its count falls to zero, so an Upgrader leaves nothing here
+// once its connections are closed.
+var takeoverSlots = takeoverCount{n: make(map[*Upgrader]int)}
+
+type takeoverCount struct {
+	mu sync.Mutex
+	n  map[*Upgrader]int // guarded by mu
+}
+
+func (t *takeoverCount) acquire(u *Upgrader) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.n[u] >= u.CompressionContextTakeoverLimit {
+		return false
+	}
+	t.n[u]++
+	return true
+}
+
+func (t *takeoverCount) release(u *Upgrader) {
+	t.mu.Lock()
+	if t.n[u]--; t.n[u] <= 0 {
+		delete(t.n, u)
+	}
+	t.mu.Unlock()
+}
+
+// count returns how many slots u holds (for tests).
+func (t *takeoverCount) count(u *Upgrader) int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.n[u]
+}
+
+// releaseTakeover gives back p's slot, if it holds one, when the handshake
+// fails after negotiate or the connection no longer needs it.
+func (u *Upgrader) releaseTakeover(p *upgradeParams) {
+	if p.takeover {
+		p.takeover = false
+		takeoverSlots.release(u)
+	}
+}
+
+// releaseTakeoverOnClose gives back the slot of a connection that holds
+// server context takeover once closed, the connection's close signal, is
+// closed. It runs in a goroutine of its own, only on such connections,
+// which hold about 1.2 MB each: the goroutine's few KiB are small beside
+// that. It holds the signal, not the Conn.
+func (u *Upgrader) releaseTakeoverOnClose(closed <-chan struct{}) {
+	<-closed
+	takeoverSlots.release(u)
 }
