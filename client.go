@@ -83,6 +83,11 @@ type Dialer struct {
 	// Jar, when set, supplies cookies for the request and stores those of
 	// the response.
 	Jar http.CookieJar
+
+	// Hooks, when set, is called on events of the handshake and of every
+	// connection the Dialer makes (see [Hooks]); the Conn keeps the
+	// pointer. Nil costs nothing.
+	Hooks *Hooks
 }
 
 // DefaultHandshakeTimeout bounds the opening handshake of a Dialer whose

@@ -155,6 +155,11 @@ type Upgrader struct {
 	//		return "wss://" + r.Host + r.URL.RequestURI()
 	//	},
 	Hixie76Location func(r *http.Request) string
+
+	// Hooks, when set, is called on events of the handshake and of every
+	// connection Upgrade makes (see [Hooks]); the Conn keeps the pointer.
+	// Nil costs nothing.
+	Hooks *Hooks
 }
 
 // Upgrade upgrades the HTTP server connection to the WebSocket protocol

@@ -5,6 +5,7 @@
 //	go run ./examples/echo -addr :9001     # all interfaces, port 9001
 //	go run ./examples/echo -hixie76        # also legacy draft-hixie-76 clients
 //	go run ./examples/echo -compress=false # no permessage-deflate
+//	go run ./examples/echo -metrics        # counters at /debug/vars (metrics.go)
 //
 // It also serves a small test page at / that talks to /echo from a browser.
 // It is the server the Autobahn|Testsuite fuzzingclient runs against in CI;
@@ -42,9 +43,13 @@ func main() {
 	addr := flag.String("addr", "localhost:8080", "address to listen on (host:port)")
 	hixie76 := flag.Bool("hixie76", false, "also accept legacy draft-hixie-76 clients on the same path (unmasked frames: see README)")
 	compress := flag.Bool("compress", true, "negotiate permessage-deflate (RFC 7692) with clients that offer it")
+	metrics := flag.Bool("metrics", false, "publish connection and message counters through expvar at /debug/vars (see metrics.go)")
 	flag.Parse()
 	upgrader.EnableHixie76 = *hixie76
 	upgrader.EnableCompression = *compress
+	if *metrics {
+		enableMetrics()
+	}
 	log.SetFlags(0)
 	if *hixie76 {
 		log.Print("echo: legacy draft-hixie-76 clients are accepted too")
@@ -65,6 +70,9 @@ func run(addr string) error {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/echo", func(w http.ResponseWriter, r *http.Request) { echo(&conns, w, r) })
 	mux.HandleFunc("/", home)
+	if debugVars != nil { // -metrics
+		mux.Handle("/debug/vars", debugVars)
+	}
 
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	// Shutdown calls GoingAway in its own goroutine: every open WebSocket
