@@ -5,6 +5,7 @@
 //	go run ./examples/echo -addr :9001     # all interfaces, port 9001
 //	go run ./examples/echo -hixie76        # also legacy draft-hixie-76 clients
 //	go run ./examples/echo -compress=false # no permessage-deflate
+//	GODEBUG=http2xconnect=1 go run ./examples/echo -h2 # HTTPS, HTTP/2, RFC 8441 (h2.go)
 //
 // It also serves a small test page at / that talks to /echo from a browser.
 // It is the server the Autobahn|Testsuite fuzzingclient runs against in CI;
@@ -20,7 +21,6 @@ import (
 	"errors"
 	"flag"
 	"log"
-	"net"
 	"net/http"
 	"os"
 	"os/signal"
@@ -71,7 +71,7 @@ func run(addr string) error {
 	// gets 1001 Going Away while Shutdown drains the plain HTTP requests.
 	srv.RegisterOnShutdown(conns.GoingAway)
 
-	ln, err := net.Listen("tcp", addr)
+	ln, err := listen(addr) // net.Listen, or TLS for -h2 (h2.go)
 	if err != nil {
 		return err
 	}
