@@ -3,7 +3,9 @@ package h2test
 import (
 	"bytes"
 	"errors"
+	"net"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -326,4 +328,56 @@ func TestH2_handlerReturned_failsLoudly(t *testing.T) {
 		}
 	}
 	c.ExpectConnClosed()
+}
+
+// net/http resets a stream whose write deadline passes even when nothing
+// is being written; the Conn applies its write deadline only during
+// writes, so a stale one leaves the stream alone: reads go on, and only a
+// later write fails, as on a socket.
+func TestH2_staleWriteDeadline_doesNotResetStream(t *testing.T) {
+	errs := make(chan error, 2)
+	s := start(t, &websocket.Upgrader{EnableHTTP2: true}, func(c *websocket.Conn, _ *http.Request) bool {
+		c.SetWriteDeadline(time.Now().Add(100 * time.Millisecond))
+		c.WriteMessage(websocket.TextMessage, []byte("first"))
+		_, p, err := c.ReadMessage() // sent by the client after the deadline passed
+		if err == nil && string(p) != "after" {
+			t.Errorf("read %q, want after", p)
+		}
+		errs <- err
+		errs <- c.WriteMessage(websocket.TextMessage, []byte("late"))
+		c.Close()
+		return true
+	}, nil)
+	c := wstest.Dial(t, s.Addr(), "/", origin(s))
+	c.ExpectMessage(wstest.OpText, []byte("first"))
+	time.Sleep(300 * time.Millisecond)
+	c.Send(wstest.Msg(wstest.OpText, []byte("after")))
+	if err := <-errs; err != nil {
+		t.Errorf("read after the write deadline passed: %v, want the message", err)
+	}
+	if err := <-errs; !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Errorf("write after the write deadline: %v, want os.ErrDeadlineExceeded", err)
+	}
+}
+
+// A client that resets its stream ends the Conn: the read in progress
+// fails, Done fires, and later calls return ErrHandlerReturned.
+func TestH2_clientReset_endsConn(t *testing.T) {
+	errs := make(chan error, 2)
+	s := start(t, &websocket.Upgrader{EnableHTTP2: true}, func(c *websocket.Conn, _ *http.Request) bool {
+		_, _, err := c.ReadMessage()
+		errs <- err
+		<-c.Done()
+		errs <- c.WriteMessage(websocket.TextMessage, []byte("gone"))
+		return true
+	}, nil)
+	c := wstest.Dial(t, s.Addr(), "/", origin(s))
+	c.Conn().(*net.TCPConn).SetLinger(0)
+	c.Close() // the bridge answers a TCP reset with RST_STREAM(CANCEL)
+	if err := <-errs; err == nil {
+		t.Errorf("ReadMessage after the client's reset: nil error")
+	}
+	if err := <-errs; !errors.Is(err, websocket.ErrHandlerReturned) {
+		t.Errorf("write after the client's reset: %v, want ErrHandlerReturned", err)
+	}
 }
