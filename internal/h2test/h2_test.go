@@ -2,6 +2,7 @@ package h2test
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"net"
 	"net/http"
@@ -379,5 +380,37 @@ func TestH2_clientReset_endsConn(t *testing.T) {
 	}
 	if err := <-errs; !errors.Is(err, websocket.ErrHandlerReturned) {
 		t.Errorf("write after the client's reset: %v, want ErrHandlerReturned", err)
+	}
+}
+
+// http.Server.Shutdown waits for HTTP/2 streams, WebSockets included, so
+// their handlers must end: a ConnSet's GoingAway, registered with
+// RegisterOnShutdown, sends each 1001 and the streams end with END_STREAM.
+func TestH2_shutdown_goingAway(t *testing.T) {
+	var conns websocket.ConnSet
+	var srv *http.Server
+	s := start(t, &websocket.Upgrader{EnableHTTP2: true}, func(c *websocket.Conn, r *http.Request) bool {
+		defer conns.Add(c)()
+		return echo(c, r)
+	}, func(hs *http.Server) {
+		srv = hs
+		hs.RegisterOnShutdown(conns.GoingAway)
+	})
+	c := wstest.Dial(t, s.Addr(), "/", origin(s))
+	c.Send(wstest.Msg(wstest.OpText, []byte("up")))
+	c.ExpectMessage(wstest.OpText, []byte("up"))
+	done := make(chan error, 1)
+	go func() { done <- srv.Shutdown(context.Background()) }()
+	f, err := c.ReadFrame()
+	if err != nil || f.Opcode != wstest.OpClose || !bytes.Equal(f.Payload[:2], []byte{0x03, 0xe9}) {
+		t.Fatalf("got %v, %v; want close 1001", f, err)
+	}
+	c.Send(wstest.Msg(wstest.OpClose, f.Payload[:2]))
+	c.ExpectConnClosed()
+	if err := <-done; err != nil {
+		t.Errorf("Shutdown: %v", err)
+	}
+	if e := s.WaitClose(c.Resp.Header.Get("X-H2-Stream")); !e.EndStream || e.RSTCode != 0 {
+		t.Errorf("stream ended with %+v, want END_STREAM and no error", e)
 	}
 }
