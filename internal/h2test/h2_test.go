@@ -414,3 +414,24 @@ func TestH2_shutdown_goingAway(t *testing.T) {
 		t.Errorf("stream ended with %+v, want END_STREAM and no error", e)
 	}
 }
+
+// A Heartbeat works over a stream as over a socket: a client that never
+// answers the pings gets 1001, and the stream ends with END_STREAM.
+func TestH2_heartbeat_noPong_closes1001(t *testing.T) {
+	errc := make(chan error, 1)
+	s := start(t, &websocket.Upgrader{EnableHTTP2: true}, func(c *websocket.Conn, r *http.Request) bool {
+		hb := websocket.StartHeartbeat(c, 50*time.Millisecond, 100*time.Millisecond)
+		echo(c, r)
+		hb.Stop()
+		errc <- hb.Err()
+		return true
+	}, nil)
+	c := wstest.Dial(t, s.Addr(), "/", origin(s))
+	c.ExpectClose(1001) // pings skipped, never answered
+	if err := <-errc; !errors.Is(err, websocket.ErrPongTimeout) {
+		t.Errorf("Heartbeat.Err() = %v, want ErrPongTimeout", err)
+	}
+	if e := s.WaitClose(c.Resp.Header.Get("X-H2-Stream")); !e.EndStream || e.RSTCode != 0 {
+		t.Errorf("stream ended with %+v, want END_STREAM and no error", e)
+	}
+}
