@@ -298,10 +298,11 @@ func (u *Upgrader) refuse(w http.ResponseWriter, r *http.Request, status int, re
 
 // IsWebSocketUpgrade reports whether the request asks to upgrade to the
 // WebSocket protocol: its Connection header has the upgrade token and its
-// Upgrade header the websocket token.
+// Upgrade header the websocket token, or it is an HTTP/2 extended CONNECT
+// for websocket (RFC 8441).
 func IsWebSocketUpgrade(r *http.Request) bool {
-	return headerHasToken(r.Header, "Connection", "upgrade") &&
-		headerHasToken(r.Header, "Upgrade", "websocket")
+	return isH2WebSocket(r) || (headerHasToken(r.Header, "Connection", "upgrade") &&
+		headerHasToken(r.Header, "Upgrade", "websocket"))
 }
 
 // Subprotocols returns the subprotocols the client offered in its

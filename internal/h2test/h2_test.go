@@ -40,6 +40,9 @@ func start(t *testing.T, u *websocket.Upgrader, serve func(c *websocket.Conn, r 
 		if r.ProtoMajor != 2 || r.Method != http.MethodConnect || r.Header.Get(":protocol") != "websocket" {
 			t.Errorf("handler got %s %s (:protocol %q), want an HTTP/2 extended CONNECT", r.Proto, r.Method, r.Header.Get(":protocol"))
 		}
+		if !websocket.IsWebSocketUpgrade(r) { // the guard gorilla-style handlers use
+			t.Errorf("IsWebSocketUpgrade is false for an RFC 8441 request")
+		}
 		c, err := u.Upgrade(w, r, nil)
 		if err != nil {
 			s.mu.Lock()
