@@ -139,8 +139,11 @@ func (t *h2Stream) Read(p []byte) (int, error) {
 	}
 	n, err := t.body.Read(p)
 	if err != nil {
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			return n, os.ErrDeadlineExceeded // a net.Error with Timeout, as a socket's
+		}
 		t.mu.Lock()
-		if e := t.live(); e != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
+		if e := t.live(); e != nil {
 			err = e // report why the body was cut, not net/http's word for it
 		}
 		t.mu.Unlock()

@@ -438,3 +438,28 @@ func TestH2_heartbeat_noPong_closes1001(t *testing.T) {
 		t.Errorf("stream ended with %+v, want END_STREAM and no error", e)
 	}
 }
+
+// Read deadlines are the stream's own: one that passes fails the read
+// with a timeout (a net.Error, as on a socket) and leaves the other
+// WebSockets on the connection alone.
+func TestH2_readDeadline_timesOutOneStream(t *testing.T) {
+	errc := make(chan error, 1)
+	s := start(t, &websocket.Upgrader{EnableHTTP2: true}, func(c *websocket.Conn, r *http.Request) bool {
+		if r.URL.Path == "/deadline" {
+			c.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
+			_, _, err := c.ReadMessage()
+			errc <- err
+			c.Close()
+			return true
+		}
+		return echo(c, r)
+	}, nil)
+	other := wstest.Dial(t, s.Addr(), "/", origin(s))
+	wstest.Dial(t, s.Addr(), "/deadline", origin(s))
+	var ne net.Error
+	if err := <-errc; !errors.As(err, &ne) || !ne.Timeout() {
+		t.Errorf("ReadMessage past the deadline: %v, want a timeout net.Error", err)
+	}
+	other.Send(wstest.Msg(wstest.OpText, []byte("unaffected")))
+	other.ExpectMessage(wstest.OpText, []byte("unaffected"))
+}
