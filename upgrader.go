@@ -160,6 +160,21 @@ type Upgrader struct {
 	// connection Upgrade makes (see [Hooks]); the Conn keeps the pointer.
 	// Nil costs nothing.
 	Hooks *Hooks
+
+	// EnableHTTP2 lets Upgrade accept WebSockets over HTTP/2 (RFC 8441):
+	// an extended CONNECT with :protocol websocket, which net/http lets
+	// through only when the process starts with GODEBUG=http2xconnect=1.
+	// The Conn then runs over that one stream, and the stream ends when
+	// the handler returns: the handler must wait for [Conn.Done] (calls
+	// on a Conn whose handler returned fail with [ErrHandlerReturned]).
+	// When false (the default) such a request is refused with 501 Not
+	// Implemented. The default is off because of that lifetime rule, and
+	// because without the GODEBUG setting browsers never send one (they
+	// open wss:// over HTTP/1.1); note that once the setting is on,
+	// Chromium and Firefox do not fall back to HTTP/1.1 after a refusal,
+	// so a server that sets it must enable this too. See h2.go and the
+	// README's "HTTP/2 (RFC 8441)" section.
+	EnableHTTP2 bool
 }
 
 // Upgrade upgrades the HTTP server connection to the WebSocket protocol
@@ -188,6 +203,9 @@ func (u *Upgrader) Upgrade(w http.ResponseWriter, r *http.Request, responseHeade
 	// on the connection's goroutine, whose stack is still small, and a
 	// large frame here makes that goroutine grow (copy) its stack on every
 	// upgrade. The checks and the response are in functions of their own.
+	if isH2WebSocket(r) { // RFC 8441 (h2_handshake.go)
+		return u.upgradeH2(w, r, responseHeader)
+	}
 	p, err := u.prepare(w, r, responseHeader)
 	if p == nil {
 		return nil, err
@@ -404,10 +422,11 @@ func endRequestBody(w http.ResponseWriter, r *http.Request) {
 
 // IsWebSocketUpgrade reports whether the request asks to upgrade to the
 // WebSocket protocol: its Connection header has the upgrade token and its
-// Upgrade header the websocket token.
+// Upgrade header the websocket token, or it is an HTTP/2 extended CONNECT
+// for websocket (RFC 8441).
 func IsWebSocketUpgrade(r *http.Request) bool {
-	return headerHasToken(r.Header, "Connection", "upgrade") &&
-		headerHasToken(r.Header, "Upgrade", "websocket")
+	return isH2WebSocket(r) || (headerHasToken(r.Header, "Connection", "upgrade") &&
+		headerHasToken(r.Header, "Upgrade", "websocket"))
 }
 
 // Subprotocols returns the subprotocols the client offered in its

@@ -6,6 +6,7 @@
 //	go run ./examples/echo -hixie76        # also legacy draft-hixie-76 clients
 //	go run ./examples/echo -compress=false # no permessage-deflate
 //	go run ./examples/echo -metrics        # counters at /debug/vars (metrics.go)
+//	GODEBUG=http2xconnect=1 go run ./examples/echo -h2 # HTTPS, HTTP/2, RFC 8441 (h2.go)
 //
 // It also serves a small test page at / that talks to /echo from a browser.
 // It is the server the Autobahn|Testsuite fuzzingclient runs against in CI;
@@ -21,7 +22,6 @@ import (
 	"errors"
 	"flag"
 	"log"
-	"net"
 	"net/http"
 	"os"
 	"os/signal"
@@ -79,7 +79,7 @@ func run(addr string) error {
 	// gets 1001 Going Away while Shutdown drains the plain HTTP requests.
 	srv.RegisterOnShutdown(conns.GoingAway)
 
-	ln, err := net.Listen("tcp", addr)
+	ln, err := listen(addr) // net.Listen, or TLS for -h2 (h2.go)
 	if err != nil {
 		return err
 	}
