@@ -1,9 +1,10 @@
 package websocket
 
 // The opening handshake on a bare net.Conn, without net/http's server:
-// the request is read with http.ReadRequest and handed to Upgrade through
-// a minimal ResponseWriter, so every check, the negotiation, hixie-76 and
-// the refusals are the ones Upgrade makes. What is left out is net/http's
+// the request is read by the parser in serve_parse.go (which refuses what
+// net/http's server refuses) and handed to Upgrade through a minimal
+// ResponseWriter, so every check, the negotiation, hixie-76 and the
+// refusals are the ones Upgrade makes. What is left out is net/http's
 // per-connection machinery (its buffers, response state, background read
 // and context), which costs about as much CPU as the handshake itself and
 // leaves about 10 KiB of garbage per connection.
@@ -18,8 +19,6 @@ import (
 	"net/http"
 	"runtime"
 	"strconv"
-	"strings"
-	"sync"
 	"time"
 )
 
@@ -30,8 +29,6 @@ const DefaultHandshakeReadTimeout = 10 * time.Second
 // maxRequestHeaderBytes bounds the request line and headers read by
 // UpgradeConn, as http.DefaultMaxHeaderBytes does for net/http's server.
 const maxRequestHeaderBytes = http.DefaultMaxHeaderBytes
-
-var requestReaders = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 4096) }}
 
 // UpgradeConn performs the opening handshake on nc, a connection just
 // accepted from a listener (plain or TLS) that has not been through
@@ -60,48 +57,29 @@ func (u *Upgrader) UpgradeConn(nc net.Conn) (*Conn, *http.Request, error) {
 		timeout = DefaultHandshakeReadTimeout
 	}
 	nc.SetReadDeadline(time.Now().Add(timeout))
-	lr := &io.LimitedReader{R: nc, N: maxRequestHeaderBytes + 4096}
-	br := requestReaders.Get().(*bufio.Reader)
-	br.Reset(lr)
-	defer func() {
-		br.Reset(nil)
-		requestReaders.Put(br)
-	}()
+	p := requestParsers.Get().(*requestParser)
+	defer p.release()
+	p.lr = io.LimitedReader{R: nc, N: maxRequestHeaderBytes + 4096}
+	p.br.Reset(&p.lr)
 
-	r, err := http.ReadRequest(br)
+	r, err := p.readRequest()
 	if err != nil {
-		var status int
-		switch {
-		case lr.N <= 0:
-			status = http.StatusRequestHeaderFieldsTooLarge
-			err = errors.New("websocket: request headers too large")
-		case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
-		case isTimeout(err):
-		default:
-			var ne net.Error
-			if !errors.As(err, &ne) {
-				status = http.StatusBadRequest
-				err = errors.New("websocket: malformed HTTP request: " + err.Error())
-			}
+		if re, ok := err.(*requestError); ok {
+			return nil, nil, refuseConn(nc, re.status, re, timeout)
 		}
-		if status != 0 {
-			return nil, nil, refuseConn(nc, status, err, timeout)
-		}
-		nc.Close()
+		nc.Close() // the client went away or timed out: no answer
 		return nil, nil, err
 	}
-	if err := checkRequestHeaders(r); err != nil {
-		return nil, nil, refuseConn(nc, http.StatusBadRequest, err, timeout)
-	}
-	// The body, if the client sent one, is no HTTP body for a WebSocket
-	// (bytes after the request are frames), and br goes back to its pool.
-	r.Body = http.NoBody
 	r.RemoteAddr = nc.RemoteAddr().String()
 	if tc, ok := nc.(*tls.Conn); ok {
 		cs := tc.ConnectionState()
 		r.TLS = &cs
 	}
-	w := &connResponse{nc: nc, br: br}
+	// A body, if the request announced one, is no HTTP body for a
+	// WebSocket: r.Body stays empty and Upgrade refuses such a request
+	// from r.ContentLength and r.TransferEncoding.
+	w := &p.resp
+	*w = connResponse{nc: nc, br: p.br}
 	c, err := u.Upgrade(w, r, nil)
 	if err != nil {
 		if !w.hijacked {
@@ -118,57 +96,12 @@ func (u *Upgrader) UpgradeConn(nc net.Conn) (*Conn, *http.Request, error) {
 }
 
 // refuseConn answers a request UpgradeConn refuses before Upgrade sees it
-// (plain text, reason as the body), closes nc and returns the
+// (plain text, the fixed reason as the body), closes nc and returns the
 // HandshakeError.
 func refuseConn(nc net.Conn, status int, reason error, timeout time.Duration) error {
 	writeRefusal(nc, status, nil, []byte(reason.Error()+"\n"), timeout)
 	nc.Close()
 	return HandshakeError{Status: status, message: reason.Error()}
-}
-
-// checkRequestHeaders makes the checks net/http's server makes on a
-// request beyond http.ReadRequest (RFC 9112 §3.2: exactly one valid Host
-// on HTTP/1.1; no control characters in header values), and removes Host
-// from the header map as net/http does (it is in r.Host).
-func checkRequestHeaders(r *http.Request) error {
-	// Depending on the Go version, http.ReadRequest leaves the Host
-	// lines in the header map or only their value in r.Host.
-	if hosts, ok := r.Header["Host"]; ok {
-		if len(hosts) > 1 {
-			return errors.New("websocket: too many Host headers")
-		}
-		delete(r.Header, "Host")
-	}
-	switch {
-	case r.Host == "" && r.ProtoAtLeast(1, 1):
-		return errors.New("websocket: missing required Host header")
-	case !validHost(r.Host):
-		return errors.New("websocket: malformed Host header")
-	}
-	for _, vv := range r.Header {
-		for _, v := range vv {
-			if !validHeaderValue(v) {
-				return errors.New("websocket: invalid header value")
-			}
-		}
-	}
-	return nil
-}
-
-// validHost reports whether h is made of the bytes a Host header may hold
-// (a host name or address, an optional port, IPv6 brackets, and what
-// percent-encoding and registered names use).
-func validHost(h string) bool {
-	for i := 0; i < len(h); i++ {
-		c := h[i]
-		switch {
-		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
-		case strings.IndexByte("-._~!$&'()*+,;=:@[]%", c) >= 0:
-		default:
-			return false
-		}
-	}
-	return true
 }
 
 // connResponse is the http.ResponseWriter UpgradeConn hands to Upgrade: it
@@ -181,6 +114,8 @@ type connResponse struct {
 	status   int
 	body     []byte
 	hijacked bool
+	rd       bufio.Reader // Hijack's copy of br
+	brw      bufio.ReadWriter
 }
 
 func (w *connResponse) Header() http.Header {
@@ -208,10 +143,14 @@ func (w *connResponse) Write(b []byte) (int, error) {
 // Hijack hands over the connection with a reader that has the bytes read
 // past the request. The reader is a copy of UpgradeConn's, sharing its
 // buffer until UpgradeConn returns (Upgrade copies what it needs).
+//
+// The reader and the ReadWriter live in the pooled requestParser: they
+// must not be used once UpgradeConn has returned.
 func (w *connResponse) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	w.hijacked = true
-	rd := *w.br
-	return w.nc, bufio.NewReadWriter(&rd, bufio.NewWriterSize(w.nc, 16)), nil
+	w.rd = *w.br
+	w.brw = bufio.ReadWriter{Reader: &w.rd, Writer: bufio.NewWriterSize(w.nc, 16)}
+	return w.nc, &w.brw, nil
 }
 
 // writeRefusal writes an HTTP/1.1 error response and asks the client to
@@ -223,10 +162,14 @@ func writeRefusal(nc net.Conn, status int, h http.Header, body []byte, timeout t
 	b = append(b, ' ')
 	b = append(b, http.StatusText(status)...)
 	b = append(b, "\r\n"...)
-	if h == nil {
-		h = http.Header{"Content-Type": {"text/plain; charset=utf-8"}}
-	}
 	h = h.Clone()
+	if h == nil {
+		h = make(http.Header)
+	}
+	if _, ok := h["Content-Type"]; !ok {
+		h.Set("Content-Type", "text/plain; charset=utf-8")
+	}
+	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Connection", "close")
 	h.Set("Content-Length", strconv.Itoa(len(body)))
 	buf := bytesWriter{b}
