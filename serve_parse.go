@@ -242,7 +242,7 @@ func scanFields(head []byte, off int, fs []fieldPos) (_ []fieldPos, spaceInName 
 			}
 		}
 		v0, v1 := colon+1, len(line)
-		for v1 > v0 && (line[v1-1] == ' ' || line[v1-1] == '\t' || line[v1-1] == '\r') {
+		for v1 > v0 && (line[v1-1] == ' ' || line[v1-1] == '\t') {
 			v1--
 		}
 		for v0 < v1 && (line[v0] == ' ' || line[v0] == '\t') {
@@ -376,6 +376,9 @@ func checkHead(r *http.Request, spaceInName bool) error {
 		return err
 	}
 	h2Preface := r.Method == "PRI" && len(r.Header) == 0 && r.URL.Path == "*" && r.Proto == "HTTP/2.0"
+	if h2Preface { // as http.ReadRequest marks it (Upgrade refuses the method)
+		r.ContentLength, r.Close = -1, true
+	}
 	switch {
 	case r.ProtoMajor != 1 && !h2Preface:
 		return errBadVersion
