@@ -19,6 +19,7 @@ import (
 	"net/http"
 	"runtime"
 	"strconv"
+	"sync/atomic"
 	"time"
 )
 
@@ -211,8 +212,15 @@ func (w *bytesWriter) Write(p []byte) (int, error) {
 // of file descriptors) are retried with a growing pause, as net/http does.
 // A panic in handler is recovered and logged, as net/http does, and closes
 // only that connection. Failed handshakes are answered as UpgradeConn
-// describes and are not reported.
+// describes and are not reported. Serve does not limit the number of
+// connections unless [Upgrader.MaxConns] is set; each one costs a
+// goroutine and its socket, and the operating system's file descriptor
+// limit applies.
 func (u *Upgrader) Serve(ln net.Listener, handler func(c *Conn, r *http.Request)) error {
+	var active *atomic.Int64 // open connections, counted when MaxConns is set
+	if u.MaxConns > 0 {
+		active = new(atomic.Int64)
+	}
 	var pause time.Duration
 	for {
 		nc, err := ln.Accept()
@@ -226,7 +234,15 @@ func (u *Upgrader) Serve(ln net.Listener, handler func(c *Conn, r *http.Request)
 			return err
 		}
 		pause = 0
-		go u.serveConn(nc, handler)
+		if active != nil && active.Add(1) > int64(u.MaxConns) {
+			// Over the limit: shed it before reading a byte. Waiting for a
+			// slot instead would leave Serve deaf to ln.Close while every
+			// slot holds an idle connection.
+			active.Add(-1)
+			nc.Close()
+			continue
+		}
+		go u.serveConn(nc, handler, active)
 	}
 }
 
@@ -234,33 +250,52 @@ func (u *Upgrader) Serve(ln net.Listener, handler func(c *Conn, r *http.Request)
 // its own: the handshake's deep calls (request parsing, Upgrade) grew this
 // goroutine's stack, which would never shrink back to 2 KiB while the
 // handler waits for messages; a fresh goroutine keeps each idle connection
-// on a minimal stack.
-func (u *Upgrader) serveConn(nc net.Conn, handler func(c *Conn, r *http.Request)) {
-	defer func() { // a panic in CheckOrigin, Error or Hixie76Location
-		if v := recover(); v != nil {
+// on a minimal stack. active, when not nil, counts the connection until it
+// is closed.
+func (u *Upgrader) serveConn(nc net.Conn, handler func(c *Conn, r *http.Request), active *atomic.Int64) {
+	handed := false
+	defer func() {
+		if v := recover(); v != nil { // a panic in CheckOrigin, Error or Hixie76Location
 			logPanic(nc.RemoteAddr(), v)
 			nc.Close()
+		}
+		if !handed && active != nil {
+			active.Add(-1)
 		}
 	}()
 	c, r, err := u.UpgradeConn(nc)
 	if err != nil {
 		return
 	}
-	go runHandler(c, r, handler)
+	handed = true
+	go runHandler(&handlerCall{c, r, handler, active})
 }
 
-func runHandler(c *Conn, r *http.Request, handler func(c *Conn, r *http.Request)) {
-	defer endHandler(c)
-	handler(c, r)
+// handlerCall is what a handler's goroutine starts with, in one value: the
+// goroutine's first frame stays small (TestServe_idleConnectionsStayOnSmallStacks
+// fails when three words more push an idle handler's stack past 2 KiB).
+type handlerCall struct {
+	c       *Conn
+	r       *http.Request
+	handler func(c *Conn, r *http.Request)
+	active  *atomic.Int64 // see Serve; nil without MaxConns
+}
+
+func runHandler(hc *handlerCall) {
+	defer endHandler(hc)
+	hc.handler(hc.c, hc.r)
 }
 
 // endHandler closes the connection once its handler has returned or
 // panicked; a panic is logged with its stack, as net/http does.
-func endHandler(c *Conn) {
+func endHandler(hc *handlerCall) {
 	if v := recover(); v != nil {
-		logPanic(c.RemoteAddr(), v)
+		logPanic(hc.c.RemoteAddr(), v)
 	}
-	c.Close()
+	hc.c.Close()
+	if hc.active != nil {
+		hc.active.Add(-1)
+	}
 }
 
 func logPanic(addr net.Addr, v any) {

@@ -319,3 +319,37 @@ func FuzzUpgradeConn(f *testing.F) {
 		<-done
 	})
 }
+
+// With MaxConns, Serve keeps at most that many connections open: one
+// beyond it is closed unanswered; a slot comes back when a handler
+// returns or a handshake fails, and connections already open are not
+// disturbed.
+func TestServe_maxConnsShedsTheExcess(t *testing.T) {
+	t.Parallel()
+	addr := serveRaw(t, &Upgrader{MaxConns: 2}, func(c *Conn, r *http.Request) { echoLoop(c, false) })
+	a := wstest.Dial(t, addr, "/", nil)
+	b := wstest.Dial(t, addr, "/", nil)
+	if got := sendRaw(t, addr, validRequest(""), false); got.status != 0 {
+		t.Fatalf("a third connection got %d, want it closed unanswered", got.status)
+	}
+	a.Close() // its handler's read fails and returns: a slot is free again
+	// The release follows the handler's return, which this client does
+	// not see: retry until it has happened.
+	eventually := func(what string, req string, want int) {
+		t.Helper()
+		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+			if got := sendRaw(t, addr, req, false); got.status == want {
+				return
+			} else if time.Now().After(deadline) {
+				t.Fatalf("%s: still %d", what, got.status)
+			}
+		}
+	}
+	eventually("after a handler returned", validRequest(""), 101)
+	for i := 0; i < 3; i++ { // refused handshakes give their slot back too
+		eventually("a refused handshake", requestWith("POST / HTTP/1.1"), 405)
+	}
+	eventually("after refusals", validRequest(""), 101)
+	b.Send(wstest.Msg(wstest.OpText, []byte("undisturbed")))
+	b.ExpectMessage(wstest.OpText, []byte("undisturbed"))
+}

@@ -111,6 +111,16 @@ type Upgrader struct {
 	//		return "wss://" + r.Host + r.URL.RequestURI()
 	//	},
 	Hixie76Location func(r *http.Request) string
+
+	// MaxConns, when positive, bounds the connections one call to
+	// [Upgrader.Serve] keeps open at once, handshakes and handlers
+	// together; a connection accepted beyond it is closed at once,
+	// unanswered, and the client may retry. Zero means no limit.
+	// Upgrade and UpgradeConn ignore it. (A limiting net.Listener
+	// wrapper, as golang.org/x/net/netutil's, also works with Serve, but
+	// its wrapped connections miss the raw-socket read path that keeps
+	// idle connections small.)
+	MaxConns int
 }
 
 // Upgrade upgrades the HTTP server connection to the WebSocket protocol
