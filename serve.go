@@ -17,6 +17,7 @@ import (
 	"log"
 	"net"
 	"net/http"
+	"net/netip"
 	"runtime"
 	"strconv"
 	"sync/atomic"
@@ -71,7 +72,7 @@ func (u *Upgrader) UpgradeConn(nc net.Conn) (*Conn, *http.Request, error) {
 		nc.Close() // the client went away or timed out: no answer
 		return nil, nil, err
 	}
-	r.RemoteAddr = nc.RemoteAddr().String()
+	r.RemoteAddr = addrString(nc.RemoteAddr())
 	if tc, ok := nc.(*tls.Conn); ok {
 		cs := tc.ConnectionState()
 		r.TLS = &cs
@@ -80,7 +81,7 @@ func (u *Upgrader) UpgradeConn(nc net.Conn) (*Conn, *http.Request, error) {
 	// WebSocket: r.Body stays empty and Upgrade refuses such a request
 	// from r.ContentLength and r.TransferEncoding.
 	w := &p.resp
-	*w = connResponse{nc: nc, br: p.br}
+	*w = connResponse{nc: nc, br: p.br, bw: &p.bw}
 	c, err := u.Upgrade(w, r, nil)
 	if err != nil {
 		if !w.hijacked {
@@ -94,6 +95,17 @@ func (u *Upgrader) UpgradeConn(nc net.Conn) (*Conn, *http.Request, error) {
 		return nil, nil, err
 	}
 	return c, r, nil
+}
+
+// addrString is a.String(), in one allocation for a TCP address (where
+// net.TCPAddr.String takes two).
+func addrString(a net.Addr) string {
+	if ta, ok := a.(*net.TCPAddr); ok {
+		if ap := ta.AddrPort(); ap.Addr().IsValid() {
+			return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port()).String()
+		}
+	}
+	return a.String()
 }
 
 // refuseConn answers a request UpgradeConn refuses before Upgrade sees it
@@ -115,7 +127,9 @@ type connResponse struct {
 	status   int
 	body     []byte
 	hijacked bool
-	rd       bufio.Reader // Hijack's copy of br
+	bw       *bufio.Writer // Hijack's writer is a copy of it
+	rd       bufio.Reader  // Hijack's copy of br
+	wr       bufio.Writer  // Hijack's copy of bw
 	brw      bufio.ReadWriter
 }
 
@@ -149,8 +163,9 @@ func (w *connResponse) Write(b []byte) (int, error) {
 // must not be used once UpgradeConn has returned.
 func (w *connResponse) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	w.hijacked = true
-	w.rd = *w.br
-	w.brw = bufio.ReadWriter{Reader: &w.rd, Writer: bufio.NewWriterSize(w.nc, 16)}
+	w.rd, w.wr = *w.br, *w.bw
+	w.wr.Reset(w.nc)
+	w.brw = bufio.ReadWriter{Reader: &w.rd, Writer: &w.wr}
 	return w.nc, &w.brw, nil
 }
 

@@ -59,6 +59,10 @@ type requestParser struct {
 	head   []byte
 	fields []fieldPos
 	resp   connResponse
+	// bw is the writer Hijack hands out, copied from here each time
+	// (Upgrade empties the one it is given): its 16-byte buffer is made
+	// once per pooled parser.
+	bw bufio.Writer
 }
 
 // fieldPos locates one header line's name and value in the head.
@@ -69,7 +73,7 @@ type fieldPos struct{ k0, k1, v0, v1 int32 }
 const maxPooledHead = 16 << 10
 
 var requestParsers = sync.Pool{New: func() any {
-	return &requestParser{br: bufio.NewReaderSize(nil, 4096)}
+	return &requestParser{br: bufio.NewReaderSize(nil, 4096), bw: *bufio.NewWriterSize(nil, 16)}
 }}
 
 func (p *requestParser) release() {
@@ -137,11 +141,11 @@ func trimCR(b []byte) []byte {
 // nextLine returns the line of head that starts at off, without its CRLF
 // or LF, and the offset of the next line.
 func nextLine(head []byte, off int) (line []byte, next int) {
-	i := off
-	for i < len(head) && head[i] != '\n' {
-		i++
+	i := bytes.IndexByte(head[off:], '\n')
+	if i < 0 {
+		i = len(head) - off
 	}
-	return trimCR(head[off:i]), i + 1
+	return trimCR(head[off : off+i]), off + i + 1
 }
 
 // parseHead parses a request head that readHead read: the request line
@@ -237,7 +241,7 @@ func scanFields(head []byte, off int, fs []fieldPos) (_ []fieldPos, spaceInName 
 		for _, c := range name {
 			if c == ' ' {
 				spaceInName = true
-			} else if !isTokenChar(c) {
+			} else if !tokenBytes[c] {
 				return fs, false, errMalformedRequest
 			}
 		}
@@ -480,12 +484,23 @@ func asciiEqualFold(a, b string) bool {
 // isTokenBytes is isToken for a byte slice.
 func isTokenBytes(b []byte) bool {
 	for _, c := range b {
-		if !isTokenChar(c) {
+		if !tokenBytes[c] {
 			return false
 		}
 	}
 	return len(b) > 0
 }
+
+// tokenBytes and hostBytes are isTokenChar and the bytes validHost
+// accepts, as tables: the parser looks up every byte of a header name.
+var tokenBytes, hostBytes = func() (tok, host [256]bool) {
+	for c := range tok {
+		tok[c] = isTokenChar(byte(c))
+		host[c] = 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' ||
+			strings.IndexByte("!$%&'()*+,-.:;=[]_~", byte(c)) >= 0
+	}
+	return
+}()
 
 // validHost reports whether h holds only the bytes net/http's server
 // accepts in a Host header (httpguts.ValidHostHeader): those of a host
@@ -494,11 +509,7 @@ func isTokenBytes(b []byte) bool {
 // §3.2.2).
 func validHost(h string) bool {
 	for i := 0; i < len(h); i++ {
-		c := h[i]
-		switch {
-		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
-		case strings.IndexByte("!$%&'()*+,-.:;=[]_~", c) >= 0:
-		default:
+		if !hostBytes[h[i]] {
 			return false
 		}
 	}

@@ -374,3 +374,21 @@ func hasObsFold(in []byte) bool {
 	head, _, _ := strings.Cut(strings.ReplaceAll(string(in), "\r\n", "\n"), "\n\n")
 	return strings.Contains(head, "\n ") || strings.Contains(head, "\n\t")
 }
+
+// addrString formats TCP addresses as net.TCPAddr.String does.
+func TestAddrString(t *testing.T) {
+	t.Parallel()
+	for _, a := range []net.Addr{
+		&net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 80},
+		&net.TCPAddr{IP: net.ParseIP("::1"), Port: 443},
+		&net.TCPAddr{IP: net.ParseIP("fe80::1"), Port: 8080, Zone: "eth0"},
+		&net.TCPAddr{IP: net.ParseIP("::ffff:10.0.0.1"), Port: 1},
+		&net.TCPAddr{IP: net.ParseIP("2001:db8::ff00:42:8329"), Port: 65535},
+		&net.TCPAddr{Port: 9},
+		&net.UnixAddr{Name: "/tmp/s", Net: "unix"},
+	} {
+		if got, want := addrString(a), a.String(); got != want {
+			t.Errorf("addrString(%#v) = %q, want %q", a, got, want)
+		}
+	}
+}
