@@ -3,6 +3,7 @@ package websocket
 import (
 	"bytes"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -37,17 +38,85 @@ func TestServe_idleConnectionsStayOnSmallStacks(t *testing.T) {
 		measureIdleStacks(t)
 		return
 	}
-	cmd := exec.Command(os.Args[0], "-test.run=^TestServe_idleConnectionsStayOnSmallStacks$", "-test.v", "-test.count=1")
-	// gcshrinkstackoff: the collector that cleans up after the exited
-	// handshake goroutines must not also shrink a handler's grown stack
-	// and hide it.
+	inOwnProcess(t, `stack per idle connection: [-0-9]+ bytes`)
+}
+
+// inOwnProcess runs the calling test again, alone, in a process of its
+// own (the test binary with stackChildEnv set), and logs what of its
+// output matches figure. The collector must not shrink stacks there
+// (gcshrinkstackoff): the measurements collect garbage to free the
+// stacks of exited goroutines, and must not hide a grown one.
+func inOwnProcess(t *testing.T, figure string) {
+	cmd := exec.Command(os.Args[0], "-test.run=^"+t.Name()+"$", "-test.v", "-test.count=1")
 	cmd.Env = append(os.Environ(), stackChildEnv+"=1", "GODEBUG=gcshrinkstackoff=1")
 	out, err := cmd.CombinedOutput()
-	if m := regexp.MustCompile(`stack per idle connection: [-0-9]+ bytes`).Find(out); m != nil {
+	if m := regexp.MustCompile(figure).Find(out); m != nil {
 		t.Log(string(m))
 	}
 	if err != nil {
 		t.Fatalf("the measuring process failed: %v\n%s", err, out)
+	}
+}
+
+// Serve's handshake goroutine grows its stack to 8 KiB in one step before
+// the handshake (growStack): the handshake, deflate negotiation included,
+// must then fit, or the goroutine grows its stack again in the deep
+// calls, the cost growStack is there to avoid. Measured as the stack
+// memory held by goroutines that did a handshake as serveConn does and
+// then wait, in a process of its own.
+func TestServe_handshakeFitsItsGrownStack(t *testing.T) {
+	if raceEnabled {
+		t.Skip("frames are larger under the race detector; .ci/run runs this without it")
+	}
+	if os.Getenv(stackChildEnv) != "1" {
+		inOwnProcess(t, `stack per handshake goroutine: [-0-9]+ bytes`)
+		return
+	}
+	const n = 100
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	u := &Upgrader{EnableCompression: true, CheckOrigin: func(*http.Request) bool { return true }}
+	release := make(chan struct{})
+	done := make(chan error, n)
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	for i := 0; i < n; i++ {
+		cl, err := net.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer cl.Close()
+		io.WriteString(cl, benchRequests[1].req)
+		nc, err := ln.Accept()
+		if err != nil {
+			t.Fatal(err)
+		}
+		go func() { // as serveConn, with room to spare for its frame
+			var frame [256]byte
+			keep(frame[:])
+			growStack()
+			c, _, err := u.UpgradeConn(nc)
+			done <- err
+			<-release
+			if err == nil {
+				c.Close()
+			}
+		}()
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	close(release)
+	perG := (int64(after.StackInuse) - int64(before.StackInuse)) / n
+	t.Logf("stack per handshake goroutine: %d bytes", perG)
+	if perG > 10<<10 {
+		t.Errorf("a handshake goroutine holds %d bytes of stack after growStack's 8 KiB: the handshake outgrew it (raise handshakeStackPad, or trim the handshake's frames)", perG)
 	}
 }
 
