@@ -34,17 +34,21 @@ const maxRequestHeaderBytes = http.DefaultMaxHeaderBytes
 
 // UpgradeConn performs the opening handshake on nc, a connection just
 // accepted from a listener (plain or TLS) that has not been through
-// net/http: it reads the HTTP request, then answers it exactly as
-// [Upgrader.Upgrade] would (the same checks, negotiation, hixie-76 and
-// refusals), and returns the connection with the request it came with
-// (its URL, headers and cookies; its Body is empty and its context is
-// the background).
+// net/http: it reads the HTTP request, refusing what net/http's server
+// refuses (RFC 9112; obsolete line folding as well), then answers it
+// exactly as [Upgrader.Upgrade] would (the same checks, negotiation,
+// hixie-76 and refusals), and returns the connection with the request it
+// came with (its URL, headers and cookies, Host, ContentLength and
+// TransferEncoding as net/http sets them; its Body is empty and its
+// context is the background). The request's strings share one backing
+// allocation, kept alive as long as any of them is.
 //
 // It blocks until the handshake is done. Reading the request is bounded
 // by [Upgrader.HandshakeTimeout] (zero: [DefaultHandshakeReadTimeout]) and
 // by 1 MiB of request line and headers (431 beyond). On failure it answers
 // the client with an HTTP error where the request warrants one (400, 405,
-// 426, 403, 431 ...; nothing when the client went away or timed out),
+// 426, 403, 431, 501, 505 ...; a fixed reason as the body, never the
+// request's bytes; nothing when the client went away or timed out),
 // closes nc and returns the error (a [HandshakeError] for a refused
 // request). On success the caller owns the *Conn; nc must not be used
 // directly any more. Bytes the client sent right behind its request are
