@@ -1,9 +1,10 @@
 package websocket
 
 // The opening handshake on a bare net.Conn, without net/http's server:
-// the request is read with http.ReadRequest and handed to Upgrade through
-// a minimal ResponseWriter, so every check, the negotiation, hixie-76 and
-// the refusals are the ones Upgrade makes. What is left out is net/http's
+// the request is read by the parser in serve_parse.go (which refuses what
+// net/http's server refuses) and handed to Upgrade through a minimal
+// ResponseWriter, so every check, the negotiation, hixie-76 and the
+// refusals are the ones Upgrade makes. What is left out is net/http's
 // per-connection machinery (its buffers, response state, background read
 // and context), which costs about as much CPU as the handshake itself and
 // leaves about 10 KiB of garbage per connection.
@@ -16,10 +17,10 @@ import (
 	"log"
 	"net"
 	"net/http"
+	"net/netip"
 	"runtime"
 	"strconv"
-	"strings"
-	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -31,21 +32,23 @@ const DefaultHandshakeReadTimeout = 10 * time.Second
 // UpgradeConn, as http.DefaultMaxHeaderBytes does for net/http's server.
 const maxRequestHeaderBytes = http.DefaultMaxHeaderBytes
 
-var requestReaders = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 4096) }}
-
 // UpgradeConn performs the opening handshake on nc, a connection just
 // accepted from a listener (plain or TLS) that has not been through
-// net/http: it reads the HTTP request, then answers it exactly as
-// [Upgrader.Upgrade] would (the same checks, negotiation, hixie-76 and
-// refusals), and returns the connection with the request it came with
-// (its URL, headers and cookies; its Body is empty and its context is
-// the background).
+// net/http: it reads the HTTP request, refusing what net/http's server
+// refuses (RFC 9112; obsolete line folding as well), then answers it
+// exactly as [Upgrader.Upgrade] would (the same checks, negotiation,
+// hixie-76 and refusals), and returns the connection with the request it
+// came with (its URL, headers and cookies, Host, ContentLength and
+// TransferEncoding as net/http sets them; its Body is empty and its
+// context is the background). The request's strings share one backing
+// allocation, kept alive as long as any of them is.
 //
 // It blocks until the handshake is done. Reading the request is bounded
 // by [Upgrader.HandshakeTimeout] (zero: [DefaultHandshakeReadTimeout]) and
 // by 1 MiB of request line and headers (431 beyond). On failure it answers
 // the client with an HTTP error where the request warrants one (400, 405,
-// 426, 403, 431 ...; nothing when the client went away or timed out),
+// 426, 403, 431, 501, 505 ...; a fixed reason as the body, never the
+// request's bytes; nothing when the client went away or timed out),
 // closes nc and returns the error (a [HandshakeError] for a refused
 // request). On success the caller owns the *Conn; nc must not be used
 // directly any more. Bytes the client sent right behind its request are
@@ -60,48 +63,29 @@ func (u *Upgrader) UpgradeConn(nc net.Conn) (*Conn, *http.Request, error) {
 		timeout = DefaultHandshakeReadTimeout
 	}
 	nc.SetReadDeadline(time.Now().Add(timeout))
-	lr := &io.LimitedReader{R: nc, N: maxRequestHeaderBytes + 4096}
-	br := requestReaders.Get().(*bufio.Reader)
-	br.Reset(lr)
-	defer func() {
-		br.Reset(nil)
-		requestReaders.Put(br)
-	}()
+	p := requestParsers.Get().(*requestParser)
+	defer p.release()
+	p.lr = io.LimitedReader{R: nc, N: maxRequestHeaderBytes + 4096}
+	p.br.Reset(&p.lr)
 
-	r, err := http.ReadRequest(br)
+	r, err := p.readRequest()
 	if err != nil {
-		var status int
-		switch {
-		case lr.N <= 0:
-			status = http.StatusRequestHeaderFieldsTooLarge
-			err = errors.New("websocket: request headers too large")
-		case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
-		case isTimeout(err):
-		default:
-			var ne net.Error
-			if !errors.As(err, &ne) {
-				status = http.StatusBadRequest
-				err = errors.New("websocket: malformed HTTP request: " + err.Error())
-			}
+		if re, ok := err.(*requestError); ok {
+			return nil, nil, refuseConn(nc, re.status, re, timeout)
 		}
-		if status != 0 {
-			return nil, nil, refuseConn(nc, status, err, timeout)
-		}
-		nc.Close()
+		nc.Close() // the client went away or timed out: no answer
 		return nil, nil, err
 	}
-	if err := checkRequestHeaders(r); err != nil {
-		return nil, nil, refuseConn(nc, http.StatusBadRequest, err, timeout)
-	}
-	// The body, if the client sent one, is no HTTP body for a WebSocket
-	// (bytes after the request are frames), and br goes back to its pool.
-	r.Body = http.NoBody
-	r.RemoteAddr = nc.RemoteAddr().String()
+	r.RemoteAddr = addrString(nc.RemoteAddr())
 	if tc, ok := nc.(*tls.Conn); ok {
 		cs := tc.ConnectionState()
 		r.TLS = &cs
 	}
-	w := &connResponse{nc: nc, br: br}
+	// A body, if the request announced one, is no HTTP body for a
+	// WebSocket: r.Body stays empty and Upgrade refuses such a request
+	// from r.ContentLength and r.TransferEncoding.
+	w := &p.resp
+	*w = connResponse{nc: nc, br: p.br, bw: &p.bw}
 	c, err := u.Upgrade(w, r, nil)
 	if err != nil {
 		if !w.hijacked {
@@ -117,58 +101,24 @@ func (u *Upgrader) UpgradeConn(nc net.Conn) (*Conn, *http.Request, error) {
 	return c, r, nil
 }
 
+// addrString is a.String(), in one allocation for a TCP address (where
+// net.TCPAddr.String takes two).
+func addrString(a net.Addr) string {
+	if ta, ok := a.(*net.TCPAddr); ok {
+		if ap := ta.AddrPort(); ap.Addr().IsValid() {
+			return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port()).String()
+		}
+	}
+	return a.String()
+}
+
 // refuseConn answers a request UpgradeConn refuses before Upgrade sees it
-// (plain text, reason as the body), closes nc and returns the
+// (plain text, the fixed reason as the body), closes nc and returns the
 // HandshakeError.
 func refuseConn(nc net.Conn, status int, reason error, timeout time.Duration) error {
 	writeRefusal(nc, status, nil, []byte(reason.Error()+"\n"), timeout)
 	nc.Close()
 	return HandshakeError{Status: status, message: reason.Error()}
-}
-
-// checkRequestHeaders makes the checks net/http's server makes on a
-// request beyond http.ReadRequest (RFC 9112 §3.2: exactly one valid Host
-// on HTTP/1.1; no control characters in header values), and removes Host
-// from the header map as net/http does (it is in r.Host).
-func checkRequestHeaders(r *http.Request) error {
-	// Depending on the Go version, http.ReadRequest leaves the Host
-	// lines in the header map or only their value in r.Host.
-	if hosts, ok := r.Header["Host"]; ok {
-		if len(hosts) > 1 {
-			return errors.New("websocket: too many Host headers")
-		}
-		delete(r.Header, "Host")
-	}
-	switch {
-	case r.Host == "" && r.ProtoAtLeast(1, 1):
-		return errors.New("websocket: missing required Host header")
-	case !validHost(r.Host):
-		return errors.New("websocket: malformed Host header")
-	}
-	for _, vv := range r.Header {
-		for _, v := range vv {
-			if !validHeaderValue(v) {
-				return errors.New("websocket: invalid header value")
-			}
-		}
-	}
-	return nil
-}
-
-// validHost reports whether h is made of the bytes a Host header may hold
-// (a host name or address, an optional port, IPv6 brackets, and what
-// percent-encoding and registered names use).
-func validHost(h string) bool {
-	for i := 0; i < len(h); i++ {
-		c := h[i]
-		switch {
-		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
-		case strings.IndexByte("-._~!$&'()*+,;=:@[]%", c) >= 0:
-		default:
-			return false
-		}
-	}
-	return true
 }
 
 // connResponse is the http.ResponseWriter UpgradeConn hands to Upgrade: it
@@ -181,6 +131,10 @@ type connResponse struct {
 	status   int
 	body     []byte
 	hijacked bool
+	bw       *bufio.Writer // Hijack's writer is a copy of it
+	rd       bufio.Reader  // Hijack's copy of br
+	wr       bufio.Writer  // Hijack's copy of bw
+	brw      bufio.ReadWriter
 }
 
 func (w *connResponse) Header() http.Header {
@@ -208,10 +162,15 @@ func (w *connResponse) Write(b []byte) (int, error) {
 // Hijack hands over the connection with a reader that has the bytes read
 // past the request. The reader is a copy of UpgradeConn's, sharing its
 // buffer until UpgradeConn returns (Upgrade copies what it needs).
+//
+// The reader and the ReadWriter live in the pooled requestParser: they
+// must not be used once UpgradeConn has returned.
 func (w *connResponse) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	w.hijacked = true
-	rd := *w.br
-	return w.nc, bufio.NewReadWriter(&rd, bufio.NewWriterSize(w.nc, 16)), nil
+	w.rd, w.wr = *w.br, *w.bw
+	w.wr.Reset(w.nc)
+	w.brw = bufio.ReadWriter{Reader: &w.rd, Writer: &w.wr}
+	return w.nc, &w.brw, nil
 }
 
 // writeRefusal writes an HTTP/1.1 error response and asks the client to
@@ -223,10 +182,14 @@ func writeRefusal(nc net.Conn, status int, h http.Header, body []byte, timeout t
 	b = append(b, ' ')
 	b = append(b, http.StatusText(status)...)
 	b = append(b, "\r\n"...)
-	if h == nil {
-		h = http.Header{"Content-Type": {"text/plain; charset=utf-8"}}
-	}
 	h = h.Clone()
+	if h == nil {
+		h = make(http.Header)
+	}
+	if _, ok := h["Content-Type"]; !ok {
+		h.Set("Content-Type", "text/plain; charset=utf-8")
+	}
+	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Connection", "close")
 	h.Set("Content-Length", strconv.Itoa(len(body)))
 	buf := bytesWriter{b}
@@ -268,8 +231,15 @@ func (w *bytesWriter) Write(p []byte) (int, error) {
 // of file descriptors) are retried with a growing pause, as net/http does.
 // A panic in handler is recovered and logged, as net/http does, and closes
 // only that connection. Failed handshakes are answered as UpgradeConn
-// describes and are not reported.
+// describes and are not reported. Serve does not limit the number of
+// connections unless [Upgrader.MaxConns] is set; each one costs a
+// goroutine and its socket, and the operating system's file descriptor
+// limit applies.
 func (u *Upgrader) Serve(ln net.Listener, handler func(c *Conn, r *http.Request)) error {
+	var active *atomic.Int64 // open connections, counted when MaxConns is set
+	if u.MaxConns > 0 {
+		active = new(atomic.Int64)
+	}
 	var pause time.Duration
 	for {
 		nc, err := ln.Accept()
@@ -283,7 +253,15 @@ func (u *Upgrader) Serve(ln net.Listener, handler func(c *Conn, r *http.Request)
 			return err
 		}
 		pause = 0
-		go u.serveConn(nc, handler)
+		if active != nil && active.Add(1) > int64(u.MaxConns) {
+			// Over the limit: shed it before reading a byte. Waiting for a
+			// slot instead would leave Serve deaf to ln.Close while every
+			// slot holds an idle connection.
+			active.Add(-1)
+			nc.Close()
+			continue
+		}
+		go u.serveConn(nc, handler, active)
 	}
 }
 
@@ -291,33 +269,74 @@ func (u *Upgrader) Serve(ln net.Listener, handler func(c *Conn, r *http.Request)
 // its own: the handshake's deep calls (request parsing, Upgrade) grew this
 // goroutine's stack, which would never shrink back to 2 KiB while the
 // handler waits for messages; a fresh goroutine keeps each idle connection
-// on a minimal stack.
-func (u *Upgrader) serveConn(nc net.Conn, handler func(c *Conn, r *http.Request)) {
-	defer func() { // a panic in CheckOrigin, Error or Hixie76Location
-		if v := recover(); v != nil {
+// on a minimal stack. active, when not nil, counts the connection until it
+// is closed.
+func (u *Upgrader) serveConn(nc net.Conn, handler func(c *Conn, r *http.Request), active *atomic.Int64) {
+	handed := false
+	defer func() {
+		if v := recover(); v != nil { // a panic in CheckOrigin, Error or Hixie76Location
 			logPanic(nc.RemoteAddr(), v)
 			nc.Close()
 		}
+		if !handed && active != nil {
+			active.Add(-1)
+		}
 	}()
+	growStack()
 	c, r, err := u.UpgradeConn(nc)
 	if err != nil {
 		return
 	}
-	go runHandler(c, r, handler)
+	handed = true
+	go runHandler(&handlerCall{c, r, handler, active})
 }
 
-func runHandler(c *Conn, r *http.Request, handler func(c *Conn, r *http.Request)) {
-	defer endHandler(c)
-	handler(c, r)
+// growStack grows the calling goroutine's stack from 2 to 8 KiB in one
+// step, while it is one frame deep. The handshake needs between 4 and 8
+// KiB of stack; left to itself, the goroutine grows (copies) its stack
+// twice on the way, deep in the call chain, where the copy walks every
+// frame: 3-7% of Serve's CPU per handshake in the benchcmp upgrade
+// profile, under 1% with this. TestServe_handshakeFitsItsGrownStack
+// fails when the handshake outgrows 8 KiB.
+//
+//go:noinline
+func growStack() {
+	var pad [handshakeStackPad]byte
+	touchStack(pad[:])
+}
+
+// handshakeStackPad makes growStack's frame large enough that the stack
+// is grown to 8 KiB at once, not so large that it takes 16.
+const handshakeStackPad = 5 << 10
+
+//go:noinline
+func touchStack(b []byte) { b[len(b)-1] = 0 }
+
+// handlerCall is what a handler's goroutine starts with, in one value: the
+// goroutine's first frame stays small (TestServe_idleConnectionsStayOnSmallStacks
+// fails when three words more push an idle handler's stack past 2 KiB).
+type handlerCall struct {
+	c       *Conn
+	r       *http.Request
+	handler func(c *Conn, r *http.Request)
+	active  *atomic.Int64 // see Serve; nil without MaxConns
+}
+
+func runHandler(hc *handlerCall) {
+	defer endHandler(hc)
+	hc.handler(hc.c, hc.r)
 }
 
 // endHandler closes the connection once its handler has returned or
 // panicked; a panic is logged with its stack, as net/http does.
-func endHandler(c *Conn) {
+func endHandler(hc *handlerCall) {
 	if v := recover(); v != nil {
-		logPanic(c.RemoteAddr(), v)
+		logPanic(hc.c.RemoteAddr(), v)
 	}
-	c.Close()
+	hc.c.Close()
+	if hc.active != nil {
+		hc.active.Add(-1)
+	}
 }
 
 func logPanic(addr net.Addr, v any) {

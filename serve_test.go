@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -259,69 +258,6 @@ func (l *lockedBuffer) String() string {
 	return l.b.String()
 }
 
-// The goroutine of an idle connection stays on Go's minimal 2 KiB stack:
-// the paths from a handler down to the socket are kept shallow enough
-// (no deep calls under the RawConn callbacks, no defer on the write path)
-// that one message each way does not grow it; a grown stack never shrinks
-// back while the connection waits. This is most of an idle connection's
-// memory. The race detector makes every frame larger, so it runs without
-// it (.ci/run step stack).
-func TestServe_idleConnectionsStayOnSmallStacks(t *testing.T) {
-	if raceEnabled {
-		t.Skip("frames are larger under the race detector; .ci/run runs this without it")
-	}
-	const n = 300
-	addr := serveRaw(t, &Upgrader{}, func(c *Conn, r *http.Request) {
-		// A handler with some state of its own on its frame (128 bytes
-		// here), as real ones have: the library must leave room for it.
-		var state [128]byte
-		keep(state[:])
-		for { // a streaming echo
-			mt, rd, err := c.NextReader()
-			if err != nil {
-				return
-			}
-			w, err := c.NextWriter(mt)
-			if err != nil {
-				return
-			}
-			if _, err := io.Copy(w, rd); err != nil {
-				return
-			}
-			if err := w.Close(); err != nil {
-				return
-			}
-		}
-	})
-	var before, after runtime.MemStats
-	runtime.GC()
-	runtime.ReadMemStats(&before)
-	clients := make([]*wstest.Client, n)
-	for i := range clients { // no client goroutines: only the server's stacks grow
-		clients[i] = wstest.Dial(t, addr, "/", nil)
-	}
-	msg := bytes.Repeat([]byte("x"), 1000)
-	for _, cl := range clients {
-		cl.Send(wstest.Msg(wstest.OpBinary, msg))
-	}
-	for _, cl := range clients {
-		cl.ExpectMessage(wstest.OpBinary, msg)
-	}
-	time.Sleep(50 * time.Millisecond) // let the handlers go back to waiting
-	runtime.ReadMemStats(&after)
-	perConn := (int64(after.StackInuse) - int64(before.StackInuse)) / n
-	t.Logf("stack per idle connection: %d bytes", perConn)
-	if perConn > 3<<10 {
-		t.Errorf("each idle connection's goroutine holds %d bytes of stack, want about 2 KiB (a stack grown to 4 KiB stays so)", perConn)
-	}
-	for _, cl := range clients {
-		cl.Close()
-	}
-}
-
-//go:noinline
-func keep(b []byte) { b[0]++ }
-
 // FuzzUpgradeConn feeds arbitrary bytes to UpgradeConn as what a client
 // sent before closing its side: it never panics, always returns, hands out
 // a Conn exactly when it reports no error, and then only for a request
@@ -382,4 +318,38 @@ func FuzzUpgradeConn(f *testing.F) {
 		}
 		<-done
 	})
+}
+
+// With MaxConns, Serve keeps at most that many connections open: one
+// beyond it is closed unanswered; a slot comes back when a handler
+// returns or a handshake fails, and connections already open are not
+// disturbed.
+func TestServe_maxConnsShedsTheExcess(t *testing.T) {
+	t.Parallel()
+	addr := serveRaw(t, &Upgrader{MaxConns: 2}, func(c *Conn, r *http.Request) { echoLoop(c, false) })
+	a := wstest.Dial(t, addr, "/", nil)
+	b := wstest.Dial(t, addr, "/", nil)
+	if got := sendRaw(t, addr, validRequest(""), false); got.status != 0 {
+		t.Fatalf("a third connection got %d, want it closed unanswered", got.status)
+	}
+	a.Close() // its handler's read fails and returns: a slot is free again
+	// The release follows the handler's return, which this client does
+	// not see: retry until it has happened.
+	eventually := func(what string, req string, want int) {
+		t.Helper()
+		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+			if got := sendRaw(t, addr, req, false); got.status == want {
+				return
+			} else if time.Now().After(deadline) {
+				t.Fatalf("%s: still %d", what, got.status)
+			}
+		}
+	}
+	eventually("after a handler returned", validRequest(""), 101)
+	for i := 0; i < 3; i++ { // refused handshakes give their slot back too
+		eventually("a refused handshake", requestWith("POST / HTTP/1.1"), 405)
+	}
+	eventually("after refusals", validRequest(""), 101)
+	b.Send(wstest.Msg(wstest.OpText, []byte("undisturbed")))
+	b.ExpectMessage(wstest.OpText, []byte("undisturbed"))
 }

@@ -175,6 +175,16 @@ type Upgrader struct {
 	// so a server that sets it must enable this too. See h2.go and the
 	// README's "HTTP/2 (RFC 8441)" section.
 	EnableHTTP2 bool
+
+	// MaxConns, when positive, bounds the connections one call to
+	// [Upgrader.Serve] keeps open at once, handshakes and handlers
+	// together; a connection accepted beyond it is closed at once,
+	// unanswered, and the client may retry. Zero means no limit.
+	// Upgrade and UpgradeConn ignore it. (A limiting net.Listener
+	// wrapper, as golang.org/x/net/netutil's, also works with Serve, but
+	// its wrapped connections miss the raw-socket read path that keeps
+	// idle connections small.)
+	MaxConns int
 }
 
 // Upgrade upgrades the HTTP server connection to the WebSocket protocol
