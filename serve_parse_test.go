@@ -218,9 +218,8 @@ func TestServe_refusalsHaveFixedReasons(t *testing.T) {
 
 // A request announcing a body (RFC 9112 §6) reaches Upgrade with its
 // ContentLength and TransferEncoding set as net/http sets them, and is
-// refused with 400 and a close on both paths. The refusal is the shared
-// check's (Upgrade); while that check is missing from Upgrade, which
-// net/http's path shows, the test skips.
+// refused with 400 and a close on both paths (the shared check in
+// checkUpgradeRequest).
 func TestServe_requestWithBodyIsRefused(t *testing.T) {
 	t.Parallel()
 	viaHTTP, viaServe := upgradeServers(t)
@@ -230,12 +229,11 @@ func TestServe_requestWithBodyIsRefused(t *testing.T) {
 		{"chunked and Content-Length", validRequest("Transfer-Encoding: chunked\r\nContent-Length: 3\r\n") + "0\r\n\r\n"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := sendRaw(t, viaHTTP, tc.req, false); got.status == 101 {
-				t.Skip("Upgrade does not refuse a request with a body yet (issue 17.4 / 16, shared check)")
-			}
-			got := sendRaw(t, viaServe, tc.req, false)
-			if got.status != http.StatusBadRequest || !got.close {
-				t.Fatalf("status %d, headers %v; want 400 and Connection: close", got.status, got.header)
+			for name, addr := range map[string]string{"net/http": viaHTTP, "Serve": viaServe} {
+				got := sendRaw(t, addr, tc.req, false)
+				if got.status != http.StatusBadRequest || !got.close {
+					t.Fatalf("%s: status %d, headers %v; want 400 and Connection: close", name, got.status, got.header)
+				}
 			}
 		})
 	}
