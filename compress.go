@@ -55,7 +55,8 @@ type deflateState struct {
 	sink   deflateSink
 	fw     *flate.Writer // the takeover writer, nil without takeover
 	fwLvl  int
-	resetW bool // a message went out that fw's history does not include
+	resetW bool            // a message went out that fw's history does not include
+	lw     windowedDeflate // the message's segmenter, under a limited window
 
 	// Read side, owned by the reading goroutine.
 	inf      *inflater // while a compressed message is being read
@@ -86,14 +87,20 @@ func (c *Conn) rsvAllowed() byte {
 }
 
 // writeLevel is the flate level for the next compressed message. A client
-// that limited server_max_window_bits below 15 gets Huffman-only blocks:
-// they contain no back-references at all, so they respect any window,
-// whereas compress/flate's matchers always reach back 32 KiB.
+// that limited server_max_window_bits to 8 gets Huffman-only blocks, which
+// hold no back-references at all (see windowedDeflate for 9 to 14).
 func (z *deflateState) writeLevel(c *Conn) int {
-	if z.params.serverBits < 15 {
+	if z.params.serverBits < minSegmentBits {
 		return flate.HuffmanOnly
 	}
 	return int(c.compressLevel.Load())
+}
+
+// windowed reports whether messages at level must be cut into segments to
+// stay within the window the peer allows (levels 1 to 9 make
+// back-references; NoCompression and HuffmanOnly make none).
+func (z *deflateState) windowed(level int) bool {
+	return z.params.serverBits < 15 && level > 0
 }
 
 // ---- Write side ----
@@ -181,7 +188,7 @@ func (w *messageWriter) writeDeflate(p []byte) (int, error) {
 			return 0, err
 		}
 	}
-	n, err := w.fw.Write(p)
+	n, err := w.compress(p)
 	if err != nil {
 		w.endDeflate(false)
 		w.release()
@@ -197,9 +204,14 @@ func (w *messageWriter) startDeflate() error {
 	w.lazy, w.deflate, w.rsv = false, true, bitRsv1
 	level := z.writeLevel(c)
 	z.sink.w = w
-	if z.params.serverNoTakeover {
+	switch {
+	case z.windowed(level):
+		// Never with context takeover: see windowedDeflate.
+		w.fw = getFlateWriter(level, &z.lw.gate)
+		z.lw.start(w.fw, &z.sink, z.params.serverBits)
+	case z.params.serverNoTakeover:
 		w.fw = getFlateWriter(level, &z.sink)
-	} else {
+	default:
 		if z.fw == nil || z.fwLvl != level {
 			// A new compressor has no history: the peer's window still
 			// holds ours, but nothing will refer to it.
@@ -220,9 +232,18 @@ func (w *messageWriter) startDeflate() error {
 	tmp := getBuf(class)
 	copy(*tmp, w.buf[writeReserve:w.n])
 	w.n = writeReserve
-	_, err := w.fw.Write((*tmp)[:pending])
+	_, err := w.compress((*tmp)[:pending])
 	putBuf(class, tmp)
 	return err
+}
+
+// compress feeds p to the message's compressor, through the segmenter
+// under a limited window.
+func (w *messageWriter) compress(p []byte) (int, error) {
+	if lw := &w.c.pmd.lw; lw.fw != nil {
+		return lw.Write(p)
+	}
+	return w.fw.Write(p)
 }
 
 // endDeflate gives the flate writer of the message back: to the pool
@@ -243,6 +264,7 @@ func (w *messageWriter) endDeflate(ok bool) {
 	}
 	w.fw = nil
 	z.sink.w = nil
+	z.lw.finish()
 }
 
 // readFromDeflate is messageWriter.ReadFrom when compression is possible.
@@ -335,7 +357,7 @@ func (c *Conn) writeMessageDeflateWhole(messageType int, data []byte) error {
 	bufp := getBuf(class)
 	// Compress behind room for the longest header, then put the header
 	// right in front of the payload (as preparedFrame does).
-	b := appendDeflate((*bufp)[:maxHeaderSize], data, c.pmd.writeLevel(c))
+	b := appendDeflate((*bufp)[:maxHeaderSize], data, c.pmd.writeLevel(c), c.pmd.params.serverBits)
 	n := len(b) - maxHeaderSize
 	start := maxHeaderSize - headerSize(n, false)
 	appendHeader(b[start:start], true, bitRsv1, byte(messageType), n, false, [4]byte{})
@@ -354,12 +376,23 @@ func (c *Conn) compressMessage(n int) bool {
 }
 
 // appendDeflate appends data compressed as one permessage-deflate payload
-// (no history, trailing marker removed) to dst.
-func appendDeflate(dst, data []byte, level int) []byte {
+// (no history, trailing marker removed, back-references within 2^bits
+// bytes) to dst.
+func appendDeflate(dst, data []byte, level, bits int) []byte {
 	s := appendSink{b: dst}
-	fw := getFlateWriter(level, &s)
-	fw.Write(data) // appendSink never fails
+	if bits >= 15 || level <= 0 {
+		fw := getFlateWriter(level, &s)
+		fw.Write(data) // appendSink never fails
+		fw.Flush()
+		putFlateWriter(level, fw)
+		return s.b[:len(s.b)-4]
+	}
+	d := new(windowedDeflate)
+	fw := getFlateWriter(level, &d.gate)
+	d.start(fw, &s, bits)
+	d.writeWhole(data) // appendSink never fails
 	fw.Flush()
+	d.finish()
 	putFlateWriter(level, fw)
 	return s.b[:len(s.b)-4]
 }
@@ -385,18 +418,31 @@ func (c *Conn) preparedFrame(pm *PreparedMessage) []byte {
 		z.resetW = true
 	}
 	level := z.writeLevel(c)
+	if z.windowed(level) {
+		// A frame made for a small window is valid for every larger one,
+		// but poorer; one made for 32 KiB is invalid here. Rare enough
+		// (a client that limits server_max_window_bits) to compress for
+		// this connection alone.
+		return deflatedFrame(pm.messageType, pm.data, level, z.params.serverBits)
+	}
 	pm.mu.Lock()
 	defer pm.mu.Unlock()
 	if f := pm.deflated[level+2]; f != nil {
 		return f
 	}
+	f := deflatedFrame(pm.messageType, pm.data, level, 15)
+	pm.deflated[level+2] = f
+	return f
+}
+
+// deflatedFrame returns a new unmasked frame holding data compressed.
+func deflatedFrame(messageType int, data []byte, level, bits int) []byte {
 	// Compress behind room for the longest header, then put the header
 	// right in front of the payload.
-	b := appendDeflate(make([]byte, maxHeaderSize, maxHeaderSize+64+len(pm.data)/2), pm.data, level)
+	b := appendDeflate(make([]byte, maxHeaderSize, maxHeaderSize+64+len(data)/2), data, level, bits)
 	n := len(b) - maxHeaderSize
 	start := maxHeaderSize - headerSize(n, false)
-	appendHeader(b[start:start], true, bitRsv1, byte(pm.messageType), n, false, [4]byte{})
-	pm.deflated[level+2] = b[start:]
+	appendHeader(b[start:start], true, bitRsv1, byte(messageType), n, false, [4]byte{})
 	return b[start:]
 }
 
@@ -419,4 +465,155 @@ func (u *Upgrader) negotiateCompression(offers []string) (deflateConfig, string)
 		threshold = 0
 	}
 	return deflateConfig{enabled: true, params: p, threshold: threshold}, answer
+}
+
+// ---- Small windows ----
+//
+// compress/flate always looks back up to 32 KiB, and has no window
+// setting. A peer that limits our window (server_max_window_bits offered
+// by a client, client_max_window_bits answered to our Dialer; RFC 7692
+// §7.1.2) can only inflate back-references that reach no further than
+// 2^bits bytes (RFC 1951 §3.2.5: a distance counts bytes back from the
+// byte being produced). windowedDeflate keeps compress/flate within such a
+// window by cutting the input into segments:
+//
+//   - each segment starts with a fresh compressor (Reset) primed with the
+//     last D = W/4 bytes of the input before it: those are compressed
+//     into a sink that discards them, then flushed, so they are in the
+//     compressor's history but not in the output;
+//   - each segment holds at most K = W - D input bytes, and ends with a
+//     sync flush (an empty stored block, RFC 1951 §3.2.4), so the next one
+//     starts on a byte boundary.
+//
+// A back-reference made while compressing byte i of a segment (0 <= i < K)
+// reaches at most the first primed byte, D + i <= D + K - 1 = W - 1 bytes
+// back. The peer's inflater holds those D bytes at the same distance: they
+// are the last D bytes of the message it has inflated so far. Each message
+// starts with an empty history, since the server declines context takeover
+// for a limited window (acceptDeflateOffer) and the Dialer never offers it.
+//
+// Measured on 1 MiB at level 1 (go test -run TestCompress_smallWindow_ratio
+// -v): repetitive text costs 6.6 KB with the full window, 66 KB at 9 bits,
+// 14 KB at 12, 8.5 KB at 14, against 578 KB Huffman-only; JSON lines with
+// random numbers 274 KB with the full window, 425 KB at 9 bits, 279 KB at
+// 12, against 603 KB. Priming costs a second pass over D bytes per segment
+// and two flate blocks instead of one (BenchmarkCompressWindow); restarting
+// cold (D = 0) is cheaper in CPU but doubles the size of repetitive text at
+// 9 bits, and D = W/2 compresses worse than W/4. Levels 2 to 9 clear
+// 640 KB of hash tables at every Reset, so they cost much more CPU than
+// level 1 at small windows. At 8 bits (W = 256) the blocks' headers eat
+// most of the gain, so such messages stay Huffman-only.
+type windowedDeflate struct {
+	fw     *flate.Writer
+	gate   gateSink
+	seg    int     // K: input bytes per segment
+	histSz int     // D: bytes primed into each new segment
+	n      int     // input bytes in the current segment
+	hist   []byte  // streaming: the last D input bytes
+	histp  *[]byte // hist's pooled buffer
+}
+
+// minSegmentBits is the smallest window cut into segments (see above).
+const minSegmentBits = 9
+
+// gateSink passes a compressor's output on to dst, or drops it while off.
+type gateSink struct {
+	dst io.Writer
+	off bool
+}
+
+func (g *gateSink) Write(p []byte) (int, error) {
+	if g.off {
+		return len(p), nil
+	}
+	return g.dst.Write(p)
+}
+
+// start begins a message compressed by fw (already Reset to &d.gate) into
+// dst within a window of 2^bits bytes.
+func (d *windowedDeflate) start(fw *flate.Writer, dst io.Writer, bits int) {
+	w := 1 << bits
+	d.fw, d.gate.dst, d.gate.off = fw, dst, false
+	d.histSz = w / 4
+	d.seg = w - d.histSz
+	d.n = 0
+}
+
+// finish forgets the compressor, which goes back to its owner, and gives
+// the history buffer back to its pool.
+func (d *windowedDeflate) finish() {
+	d.fw, d.gate.dst = nil, nil
+	if d.histp != nil {
+		putBuf(sizeClass(cap(*d.histp), 0), d.histp)
+		d.histp, d.hist = nil, nil
+	}
+}
+
+// Write compresses p, a piece of a streamed message, starting a new
+// segment every K bytes.
+func (d *windowedDeflate) Write(p []byte) (int, error) {
+	if d.histp == nil {
+		d.histp = getBuf(sizeClass(d.histSz, 0))
+		d.hist = (*d.histp)[:0]
+	}
+	total := len(p)
+	for len(p) > 0 {
+		if d.n == d.seg {
+			if err := d.restart(d.hist); err != nil {
+				return total - len(p), err
+			}
+		}
+		m := min(len(p), d.seg-d.n)
+		if _, err := d.fw.Write(p[:m]); err != nil {
+			return total - len(p), err
+		}
+		d.remember(p[:m])
+		d.n += m
+		p = p[m:]
+	}
+	return total, nil
+}
+
+// writeWhole compresses a whole message, priming each segment straight
+// from data.
+func (d *windowedDeflate) writeWhole(data []byte) error {
+	for off := 0; off < len(data); off += d.seg {
+		if off > 0 {
+			if err := d.restart(data[off-d.histSz : off]); err != nil {
+				return err
+			}
+		}
+		if _, err := d.fw.Write(data[off:min(off+d.seg, len(data))]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// restart ends the segment with a sync flush and primes a fresh
+// compressor with prime (the D bytes before the next segment), whose
+// output is dropped.
+func (d *windowedDeflate) restart(prime []byte) error {
+	if err := d.fw.Flush(); err != nil {
+		return err
+	}
+	d.gate.off = true
+	d.fw.Reset(&d.gate)
+	d.fw.Write(prime) // into the gate: cannot fail
+	d.fw.Flush()
+	d.gate.off = false
+	d.n = 0
+	return nil
+}
+
+// remember keeps the last D bytes of the input in d.hist.
+func (d *windowedDeflate) remember(p []byte) {
+	if len(p) >= d.histSz {
+		d.hist = append(d.hist[:0], p[len(p)-d.histSz:]...)
+		return
+	}
+	if over := len(d.hist) + len(p) - d.histSz; over > 0 {
+		d.hist = d.hist[:copy(d.hist, d.hist[over:])]
+	}
+	d.hist = append(d.hist, p...)
 }

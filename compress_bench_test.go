@@ -1,6 +1,7 @@
 package websocket
 
 import (
+	"compress/flate"
 	"math/rand/v2"
 	"runtime"
 	"testing"
@@ -152,4 +153,25 @@ func pmdLiveHeap() int64 {
 	runtime.GC() // the second cycle empties the sync.Pools' victim caches
 	runtime.ReadMemStats(&s)
 	return int64(s.HeapAlloc)
+}
+
+// BenchmarkCompressWindow: the CPU of compressing 64 KiB of JSON lines
+// within a limited window (segments, see windowedDeflate) beside the full
+// window and Huffman-only, at level 1.
+func BenchmarkCompressWindow(b *testing.B) {
+	data := pmdJSONLines(rand.New(rand.NewPCG(5, 6)), 64<<10)
+	for _, bc := range []struct {
+		name        string
+		level, bits int
+	}{{"huffman-only", flate.HuffmanOnly, 15}, {"bits=9", 1, 9}, {"bits=12", 1, 12}, {"bits=14", 1, 14}, {"bits=15", 1, 15}} {
+		b.Run(bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetBytes(int64(len(data)))
+			dst := make([]byte, 0, 2*len(data))
+			for i := 0; i < b.N; i++ {
+				dst = appendDeflate(dst[:0], data, bc.level, bc.bits)
+			}
+			b.ReportMetric(float64(len(dst)), "wire-bytes")
+		})
+	}
 }
