@@ -65,6 +65,7 @@ type deflateState struct {
 	win      []byte // inflate window kept for client context takeover
 	wpos     int    // next write position in win
 	wfull    bool
+	ahead    inflateAhead // ReadMessage's rest of the message
 }
 
 // initDeflate installs the negotiated extension on a new connection.
