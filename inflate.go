@@ -325,6 +325,14 @@ func (c *Conn) inflateAhead() int {
 		a.fill += m
 		n += m
 		if err != nil {
+			if a.fill == 0 { // an empty last chunk: deliver would not reach it
+				putBuf(aheadClass, a.chunks[len(a.chunks)-1])
+				a.chunks[len(a.chunks)-1] = nil
+				a.chunks = a.chunks[:len(a.chunks)-1]
+				if len(a.chunks) > 0 {
+					a.fill = len(*a.chunks[len(a.chunks)-1])
+				}
+			}
 			a.active, a.err = true, err
 			if err != io.EOF {
 				// The message is lost; its error is sticky.
