@@ -75,3 +75,14 @@ func TestCompress_readAheadInvalidUTF8_closes1007(t *testing.T) {
 		t.Fatal("invalid UTF-8 accepted")
 	}
 }
+
+// TestCompress_defaultReadLimitFor: a connection with permessage-deflate
+// gets the smaller default (what newConn applies when no limit was set).
+func TestCompress_defaultReadLimitFor(t *testing.T) {
+	if got := defaultReadLimitFor(false); got != DefaultReadLimit {
+		t.Errorf("without compression: %d", got)
+	}
+	if got := defaultReadLimitFor(true); got != 4<<20 {
+		t.Errorf("with compression: %d", got)
+	}
+}

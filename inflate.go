@@ -397,3 +397,29 @@ func (a *inflateAhead) release() {
 	a.chunks = a.chunks[:0]
 	a.active, a.fill, a.next, a.off, a.err = false, 0, 0, 0, nil
 }
+
+// defaultDeflateReadLimit is the read limit of a connection that
+// negotiated permessage-deflate and whose application set none: 4 MiB,
+// where an uncompressed connection gets DefaultReadLimit (32 MiB).
+//
+// A compressed message can inflate to 1,032 times its wire size (RFC 1951
+// §3.2.5: one 258-byte match in two bits), so it is the limit, not the
+// bandwidth, that bounds what a peer makes a connection hold: under a
+// limit L, ReadMessage of a message that inflates past it costs L (the
+// pooled chunks it is inflated into, see inflateAhead) for about L/1032
+// bytes on the wire, and a message that fits costs up to 2L while it is
+// copied out. At 32 MiB that was 32 MiB held for a 34 KB frame; at 4 MiB it
+// is 4 MiB for 4 KB, while JSON or text messages of a few MiB, the usual
+// use of compression, still pass. An application that expects larger
+// compressed messages sets Upgrader.ReadLimit or Conn.SetReadLimit.
+const defaultDeflateReadLimit = 4 << 20
+
+// defaultReadLimitFor returns the read limit of a new connection whose
+// application set none (connConfig.readLimit == 0), by whether
+// permessage-deflate was negotiated. newConn calls it.
+func defaultReadLimitFor(deflate bool) int64 {
+	if deflate {
+		return defaultDeflateReadLimit
+	}
+	return DefaultReadLimit
+}
