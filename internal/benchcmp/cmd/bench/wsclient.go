@@ -46,8 +46,8 @@ func acceptKey(key string) string {
 type dialer struct {
 	addr    string
 	deflate bool // offer permessage-deflate and require it
-	srcs []*net.Dialer
-	next atomic.Uint32
+	srcs    []*net.Dialer
+	next    atomic.Uint32
 }
 
 func newDialer(addr string, srcIPs int) *dialer {
