@@ -5,9 +5,12 @@ import (
 	"compress/flate"
 	"encoding/hex"
 	"io"
+	"math/rand/v2"
 	"net"
 	"testing"
 	"time"
+
+	"github.com/hybi/websocket/internal/deflatetest"
 )
 
 // ---- fuzzing the inflate path ----
@@ -93,3 +96,39 @@ func (fuzzNetConn) SetReadDeadline(time.Time) error  { return nil }
 func (fuzzNetConn) SetWriteDeadline(time.Time) error { return nil }
 func (fuzzNetConn) LocalAddr() net.Addr              { return &net.TCPAddr{} }
 func (fuzzNetConn) RemoteAddr() net.Addr             { return &net.TCPAddr{} }
+
+// FuzzWindowedDeflate: whatever the data, window (9 to 14 bits), level (1
+// or 6) and write sizes, the segmented compressor's output inflates to the
+// data with no back-reference beyond the window (internal/deflatetest's
+// decoder).
+func FuzzWindowedDeflate(f *testing.F) {
+	f.Add([]byte("abcabcabcabc"), uint8(0), uint8(1), uint16(3))
+	f.Add(bytes.Repeat([]byte("the window slides "), 200), uint8(3), uint8(6), uint16(700))
+	f.Add(pmdEdgeData(rand.New(rand.NewPCG(1, 1)), 512, 5000), uint8(0), uint8(9), uint16(0))
+	f.Fuzz(func(t *testing.T, data []byte, bitsIn, levelIn uint8, piece uint16) {
+		bits := 9 + int(bitsIn)%6
+		level := [...]int{1, 1, 1, 6}[levelIn%4] // 2 to 9 clear 640 KB per segment: slow to fuzz
+		// Whole, as WriteMessage and prepared messages compress.
+		whole := appendDeflate(nil, data, level, bits)
+		// Streamed in pieces, as a NextWriter message is.
+		var s appendSink
+		d := new(windowedDeflate)
+		fw := getFlateWriter(level, &d.gate)
+		d.start(fw, &s, bits)
+		for p := data; len(p) > 0; {
+			n := min(len(p), 1+int(piece))
+			d.Write(p[:n])
+			p = p[n:]
+		}
+		fw.Flush()
+		d.finish()
+		putFlateWriter(level, fw)
+		streamed := s.b[:len(s.b)-4]
+		for _, z := range [][]byte{whole, streamed} {
+			got, err := deflatetest.Decode(nil, append(bytes.Clone(z), 0, 0, 0xff, 0xff), 1<<bits)
+			if err != nil || !bytes.Equal(got, data) {
+				t.Fatalf("bits %d level %d: %v (%d of %d bytes)", bits, level, err, len(got), len(data))
+			}
+		}
+	})
+}
