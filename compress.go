@@ -9,8 +9,9 @@ import (
 
 // Per-message compression: the permessage-deflate extension of RFC 7692,
 // built on compress/flate. Negotiation is in extensions.go, the read side
-// in inflate.go; this file holds the per-connection state, the write side
-// and prepared messages.
+// in inflate.go, compression within a window the peer limited in
+// compress_window.go; this file holds the per-connection state, the write
+// side and prepared messages.
 //
 // Memory. compress/flate's compressor is large (about 1.2 MB, mostly hash
 // tables) and its decompressor about 45 KB, so neither is kept by an idle
@@ -55,7 +56,8 @@ type deflateState struct {
 	sink   deflateSink
 	fw     *flate.Writer // the takeover writer, nil without takeover
 	fwLvl  int
-	resetW bool // a message went out that fw's history does not include
+	resetW bool            // a message went out that fw's history does not include
+	lw     windowedDeflate // the message's segmenter, under a limited window
 
 	// Read side, owned by the reading goroutine.
 	inf      *inflater // while a compressed message is being read
@@ -64,6 +66,7 @@ type deflateState struct {
 	win      []byte // inflate window kept for client context takeover
 	wpos     int    // next write position in win
 	wfull    bool
+	ahead    inflateAhead // ReadMessage's rest of the message
 }
 
 // initDeflate installs the negotiated extension on a new connection.
@@ -86,14 +89,20 @@ func (c *Conn) rsvAllowed() byte {
 }
 
 // writeLevel is the flate level for the next compressed message. A client
-// that limited server_max_window_bits below 15 gets Huffman-only blocks:
-// they contain no back-references at all, so they respect any window,
-// whereas compress/flate's matchers always reach back 32 KiB.
+// that limited server_max_window_bits to 8 gets Huffman-only blocks, which
+// hold no back-references at all (see windowedDeflate for 9 to 14).
 func (z *deflateState) writeLevel(c *Conn) int {
-	if z.params.serverBits < 15 {
+	if z.params.serverBits < minSegmentBits {
 		return flate.HuffmanOnly
 	}
 	return int(c.wr.level.Load())
+}
+
+// windowed reports whether messages at level must be cut into segments to
+// stay within the window the peer allows (levels 1 to 9 make
+// back-references; NoCompression and HuffmanOnly make none).
+func (z *deflateState) windowed(level int) bool {
+	return z.params.serverBits < 15 && level > 0
 }
 
 // ---- Write side ----
@@ -181,7 +190,7 @@ func (w *messageWriter) writeDeflate(p []byte) (int, error) {
 			return 0, err
 		}
 	}
-	n, err := w.fw.Write(p)
+	n, err := w.compress(p)
 	if err != nil {
 		w.endDeflate(false)
 		w.release()
@@ -197,9 +206,14 @@ func (w *messageWriter) startDeflate() error {
 	w.lazy, w.deflate, w.rsv = false, true, bitRsv1
 	level := z.writeLevel(c)
 	z.sink.w = w
-	if z.params.serverNoTakeover {
+	switch {
+	case z.windowed(level):
+		// Never with context takeover: see windowedDeflate.
+		w.fw = getFlateWriter(level, &z.lw.gate)
+		z.lw.start(w.fw, &z.sink, z.params.serverBits)
+	case z.params.serverNoTakeover:
 		w.fw = getFlateWriter(level, &z.sink)
-	} else {
+	default:
 		if z.fw == nil || z.fwLvl != level {
 			// A new compressor has no history: the peer's window still
 			// holds ours, but nothing will refer to it.
@@ -220,9 +234,18 @@ func (w *messageWriter) startDeflate() error {
 	tmp := getBuf(class)
 	copy(*tmp, w.buf[writeReserve:w.n])
 	w.n = writeReserve
-	_, err := w.fw.Write((*tmp)[:pending])
+	_, err := w.compress((*tmp)[:pending])
 	putBuf(class, tmp)
 	return err
+}
+
+// compress feeds p to the message's compressor, through the segmenter
+// under a limited window.
+func (w *messageWriter) compress(p []byte) (int, error) {
+	if lw := &w.c.pmd.lw; lw.fw != nil {
+		return lw.Write(p)
+	}
+	return w.fw.Write(p)
 }
 
 // endDeflate gives the flate writer of the message back: to the pool
@@ -243,6 +266,7 @@ func (w *messageWriter) endDeflate(ok bool) {
 	}
 	w.fw = nil
 	z.sink.w = nil
+	z.lw.finish()
 }
 
 // readFromDeflate is messageWriter.ReadFrom when compression is possible.
@@ -335,7 +359,7 @@ func (c *Conn) writeMessageDeflateWhole(messageType int, data []byte) error {
 	bufp := getBuf(class)
 	// Compress behind room for the longest header, then put the header
 	// right in front of the payload (as preparedFrame does).
-	b := appendDeflate((*bufp)[:maxHeaderSize], data, c.pmd.writeLevel(c))
+	b := appendDeflate((*bufp)[:maxHeaderSize], data, c.pmd.writeLevel(c), c.pmd.params.serverBits)
 	n := len(b) - maxHeaderSize
 	start := maxHeaderSize - headerSize(n, false)
 	appendHeader(b[start:start], true, bitRsv1, byte(messageType), n, false, [4]byte{})
@@ -354,12 +378,23 @@ func (c *Conn) compressMessage(n int) bool {
 }
 
 // appendDeflate appends data compressed as one permessage-deflate payload
-// (no history, trailing marker removed) to dst.
-func appendDeflate(dst, data []byte, level int) []byte {
+// (no history, trailing marker removed, back-references within 2^bits
+// bytes) to dst.
+func appendDeflate(dst, data []byte, level, bits int) []byte {
 	s := appendSink{b: dst}
-	fw := getFlateWriter(level, &s)
-	fw.Write(data) // appendSink never fails
+	if bits >= 15 || level <= 0 {
+		fw := getFlateWriter(level, &s)
+		fw.Write(data) // appendSink never fails
+		fw.Flush()
+		putFlateWriter(level, fw)
+		return s.b[:len(s.b)-4]
+	}
+	d := new(windowedDeflate)
+	fw := getFlateWriter(level, &d.gate)
+	d.start(fw, &s, bits)
+	d.writeWhole(data) // appendSink never fails
 	fw.Flush()
+	d.finish()
 	putFlateWriter(level, fw)
 	return s.b[:len(s.b)-4]
 }
@@ -385,18 +420,31 @@ func (c *Conn) preparedFrame(pm *PreparedMessage) []byte {
 		z.resetW = true
 	}
 	level := z.writeLevel(c)
+	if z.windowed(level) {
+		// A frame made for a small window is valid for every larger one,
+		// but poorer; one made for 32 KiB is invalid here. Rare enough
+		// (a client that limits server_max_window_bits) to compress for
+		// this connection alone.
+		return deflatedFrame(pm.messageType, pm.data, level, z.params.serverBits)
+	}
 	pm.mu.Lock()
 	defer pm.mu.Unlock()
 	if f := pm.deflated[level+2]; f != nil {
 		return f
 	}
+	f := deflatedFrame(pm.messageType, pm.data, level, 15)
+	pm.deflated[level+2] = f
+	return f
+}
+
+// deflatedFrame returns a new unmasked frame holding data compressed.
+func deflatedFrame(messageType int, data []byte, level, bits int) []byte {
 	// Compress behind room for the longest header, then put the header
 	// right in front of the payload.
-	b := appendDeflate(make([]byte, maxHeaderSize, maxHeaderSize+64+len(pm.data)/2), pm.data, level)
+	b := appendDeflate(make([]byte, maxHeaderSize, maxHeaderSize+64+len(data)/2), data, level, bits)
 	n := len(b) - maxHeaderSize
 	start := maxHeaderSize - headerSize(n, false)
-	appendHeader(b[start:start], true, bitRsv1, byte(pm.messageType), n, false, [4]byte{})
-	pm.deflated[level+2] = b[start:]
+	appendHeader(b[start:start], true, bitRsv1, byte(messageType), n, false, [4]byte{})
 	return b[start:]
 }
 

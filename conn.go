@@ -147,7 +147,7 @@ func newConn(nc net.Conn, cfg connConfig, pending []byte) *Conn {
 	}
 	limit := cfg.readLimit
 	if limit == 0 {
-		limit = DefaultReadLimit
+		limit = defaultReadLimitFor(cfg.deflate.enabled)
 	}
 	c.rd.limit.Store(limit)
 	c.rd.readers[0].c, c.rd.readers[1].c = c, c

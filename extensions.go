@@ -262,8 +262,10 @@ func negotiateDeflate(lines []string, takeover bool) (p deflateParams, answer st
 //     announced it will not take over anyway, and saying so lets the
 //     server drop the inflate window) and when takeover is false;
 //   - server_max_window_bits=N is answered with the same N (§7.1.2.1); for
-//     N < 15 the server compresses without back-references (see
-//     deflateState.writeLevel), which no window can refuse;
+//     N from 9 to 14 the server compresses in segments whose
+//     back-references stay within 2^N bytes (windowedDeflate), for N = 8
+//     without back-references (Huffman-only), and in both cases without
+//     context takeover;
 //   - client_max_window_bits is answered only when it came with a value,
 //     with that value (§7.1.2.2); the inflater accepts any window up to 15.
 func acceptDeflateOffer(params []extParam, takeover bool) (p deflateParams, answer string, ok bool) {

@@ -191,6 +191,13 @@ func (c *Conn) readDeflate(r *messageReader, p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
+	if z.ahead.active {
+		n, err := z.ahead.deliver(p)
+		if err == io.EOF {
+			r.eof = true // endMessage ran while inflating ahead
+		}
+		return n, err
+	}
 	if z.inf == nil {
 		c.startInflate()
 	}
@@ -261,14 +268,158 @@ func (c *Conn) discardDeflate() error {
 	}
 }
 
-// inflateGrow is how much ReadMessage grows its buffer by for a
-// compressed message: as usual, but never past the read limit (plus the
-// byte that tells an overflow).
+// ---- ReadMessage: inflate ahead, then grow once ----
+//
+// ReadMessage cannot know how large a compressed message will be: the
+// frame header gives the wire size. Growing its buffer by doubling as the
+// inflated bytes arrive made a 34 KB bomb allocate 68 MiB (a chain of
+// buffers up to the 32 MiB limit, then one past it to see the byte that
+// overflows). Instead, the first time the buffer is full, the rest of the
+// message is inflated ahead into pooled 64 KiB chunks, and the buffer
+// grows once, to the exact size; the chunks go back to the pool as they
+// are copied out. A bomb then costs its chunks, at most the read limit,
+// taken from and returned to the pool, and nothing more
+// (TestCompress_bombUnderDefaultLimit).
+
+// aheadClass is the pool size class of the chunks: 64 KiB.
+var aheadClass = sizeClass(64<<10, 0)
+
+// inflateAhead holds the inflated rest of a message being read by
+// ReadMessage.
+type inflateAhead struct {
+	active bool      // the rest of the message was inflated ahead
+	chunks []*[]byte // pooled chunks, full but for the last
+	fill   int       // bytes in the last chunk
+	next   int       // chunk being delivered
+	off    int       // bytes of it delivered
+	err    error     // what the inflation ended with, io.EOF at the end
+}
+
+// inflateGrow is how much ReadMessage grows its buffer by for a compressed
+// message, called when the buffer is full: the exact size of the rest of
+// the message, inflated ahead (1 when that failed: the next read reports
+// why).
 func (c *Conn) inflateGrow(have, want int) int {
-	if limit := c.rd.limit.Load(); limit > 0 {
-		if room := limit + 1 - int64(have); room < int64(want) {
-			want = int(max(room, 1))
+	z := c.pmd
+	if z.ahead.active {
+		return max(z.ahead.held(), 1)
+	}
+	return max(c.inflateAhead(), 1)
+}
+
+// inflateAhead inflates the rest of the current message into pooled
+// chunks and returns how many bytes that made. The message ends (or
+// fails) as it would have; its bytes and its end are then delivered by
+// readDeflate.
+func (c *Conn) inflateAhead() int {
+	a := &c.pmd.ahead
+	r := messageReader{active: true} // takes endMessage's eof mark
+	n := 0
+	for {
+		if len(a.chunks) == 0 || a.fill == len(*a.chunks[len(a.chunks)-1]) {
+			a.chunks = append(a.chunks, getBuf(aheadClass))
+			a.fill = 0
+		}
+		buf := *a.chunks[len(a.chunks)-1]
+		m, err := c.readDeflate(&r, buf[a.fill:])
+		a.fill += m
+		n += m
+		if err != nil {
+			if a.fill == 0 { // an empty last chunk: deliver would not reach it
+				putBuf(aheadClass, a.chunks[len(a.chunks)-1])
+				a.chunks[len(a.chunks)-1] = nil
+				a.chunks = a.chunks[:len(a.chunks)-1]
+				if len(a.chunks) > 0 {
+					a.fill = len(*a.chunks[len(a.chunks)-1])
+				}
+			}
+			a.active, a.err = true, err
+			if err != io.EOF {
+				// The message is lost; its error is sticky.
+				a.release()
+				a.active, a.err = true, err
+				n = 0
+			}
+			return n
 		}
 	}
-	return want
+}
+
+// held returns the bytes inflated ahead and not yet delivered.
+func (a *inflateAhead) held() int {
+	n := 0
+	for i := a.next; i < len(a.chunks); i++ {
+		if i == len(a.chunks)-1 {
+			n += a.fill
+		} else {
+			n += len(*a.chunks[i])
+		}
+	}
+	return n - a.off
+}
+
+// deliver copies bytes inflated ahead into p; at the end it returns the
+// error the inflation ended with and forgets the message.
+func (a *inflateAhead) deliver(p []byte) (int, error) {
+	n := 0
+	for n < len(p) && a.next < len(a.chunks) {
+		end := len(*a.chunks[a.next])
+		if a.next == len(a.chunks)-1 {
+			end = a.fill
+		}
+		m := copy(p[n:], (*a.chunks[a.next])[a.off:end])
+		n += m
+		a.off += m
+		if a.off == end {
+			putBuf(aheadClass, a.chunks[a.next])
+			a.chunks[a.next] = nil
+			a.next++
+			a.off = 0
+		}
+	}
+	if a.next < len(a.chunks) {
+		return n, nil
+	}
+	err := a.err
+	a.release()
+	return n, err
+}
+
+// release returns the chunks to the pool and forgets the message.
+func (a *inflateAhead) release() {
+	for i := a.next; i < len(a.chunks); i++ {
+		putBuf(aheadClass, a.chunks[i])
+	}
+	clear(a.chunks)
+	if cap(a.chunks) > 64 {
+		a.chunks = nil // do not keep a long slice on an idle connection
+	}
+	a.chunks = a.chunks[:0]
+	a.active, a.fill, a.next, a.off, a.err = false, 0, 0, 0, nil
+}
+
+// defaultDeflateReadLimit is the read limit of a connection that
+// negotiated permessage-deflate and whose application set none: 4 MiB,
+// where an uncompressed connection gets DefaultReadLimit (32 MiB).
+//
+// A compressed message can inflate to 1,032 times its wire size (RFC 1951
+// §3.2.5: one 258-byte match in two bits), so it is the limit, not the
+// bandwidth, that bounds what a peer makes a connection hold: under a
+// limit L, ReadMessage of a message that inflates past it costs L (the
+// pooled chunks it is inflated into, see inflateAhead) for about L/1032
+// bytes on the wire, and a message that fits costs up to 2L while it is
+// copied out. At 32 MiB that was 32 MiB held for a 34 KB frame; at 4 MiB it
+// is 4 MiB for 4 KB, while JSON or text messages of a few MiB, the usual
+// use of compression, still pass. An application that expects larger
+// compressed messages sets Upgrader.ReadLimit or Conn.SetReadLimit.
+const defaultDeflateReadLimit = 4 << 20
+
+// defaultReadLimitFor returns the read limit of a new connection whose
+// application set none (connConfig.readLimit == 0), by whether
+// permessage-deflate was negotiated. newConn calls it.
+func defaultReadLimitFor(deflate bool) int64 {
+	if deflate {
+		return defaultDeflateReadLimit
+	}
+	return DefaultReadLimit
 }

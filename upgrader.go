@@ -122,7 +122,9 @@ type Upgrader struct {
 	CompressionContextTakeoverLimit int
 
 	// ReadLimit is the initial read limit of each connection, in bytes;
-	// zero means DefaultReadLimit and a negative value means no limit.
+	// zero means [DefaultReadLimit], or [DefaultCompressedReadLimit] on a
+	// connection with permessage-deflate, and a negative value means no
+	// limit.
 	// See [Conn.SetReadLimit].
 	ReadLimit int64
 

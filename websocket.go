@@ -100,7 +100,8 @@
 // # Limits
 //
 // Every connection starts with a read limit of [DefaultReadLimit] bytes per
-// message (see [Upgrader.ReadLimit] and [Conn.SetReadLimit]). A message
+// message, or [DefaultCompressedReadLimit] when permessage-deflate was
+// negotiated (see [Upgrader.ReadLimit] and [Conn.SetReadLimit]). A message
 // that would exceed it is refused from its frame header, before any of it is
 // buffered: the peer gets close code 1009 and the read returns
 // [ErrReadLimit]. Handshakes are bounded by [Upgrader.HandshakeTimeout] and
@@ -235,7 +236,18 @@ const (
 // accepts unless [Upgrader.ReadLimit] or [Conn.SetReadLimit] says
 // otherwise: 32 MiB, enough for the 16 MiB messages of the
 // Autobahn|Testsuite while bounding what one peer can make the server hold.
+// A connection with permessage-deflate starts with
+// [DefaultCompressedReadLimit] instead.
 const DefaultReadLimit = 32 << 20
+
+// DefaultCompressedReadLimit is the read limit of a new connection that
+// negotiated permessage-deflate, unless [Upgrader.ReadLimit] or
+// [Conn.SetReadLimit] says otherwise: 4 MiB. A compressed message can
+// inflate to 1,032 times its size on the wire, so under a limit L a peer
+// can make ReadMessage hold L for about L/1032 bytes sent; at 4 MiB that
+// is 4 MiB for 4 KB (TestCompress_defaultReadLimitFor and the hostile
+// suite's compression bomb measure it).
+const DefaultCompressedReadLimit = defaultDeflateReadLimit
 
 // maxControlPayload is the largest control frame payload (RFC 6455 §5.5).
 const maxControlPayload = 125

@@ -44,12 +44,14 @@ func main() {
 	var (
 		quick      = flag.Bool("quick", false, "short run (about a minute): 1 rep, fewer messages, fewer scenarios")
 		libs       = flag.String("libs", "hybi,hybi-http,gorilla,gobwas,gws,coder,ref", "comma-separated libraries (cmd/server -lib values)")
-		scenarios  = flag.String("scenarios", "echo,pipeline,broadcast,upgrade,idle", "comma-separated scenario kinds")
+		scenarios  = flag.String("scenarios", "echo,pipeline,deflate,broadcast,upgrade,idle", "comma-separated scenario kinds")
 		connsF     = flag.String("conns", "1,64,1000", "echo connection counts")
 		sizesF     = flag.String("sizes", "16,1k,64k,1m", "echo payload sizes")
 		pipeConns  = flag.Int("pipeconns", 64, "pipelined echo connections")
 		pipeSizes  = flag.String("pipesizes", "16,1k", "pipelined echo payload sizes")
 		window     = flag.Int("window", 8, "pipelined echo messages in flight per connection")
+		dConns     = flag.String("dconns", "1,64", "permessage-deflate echo connection counts")
+		dSizes     = flag.String("dsizes", "1k,64k", "permessage-deflate echo text sizes")
 		receivers  = flag.String("receivers", "100,1000", "broadcast receiver counts")
 		bcastSize  = flag.Int("bsize", 125, "broadcast payload size")
 		bWindow    = flag.Int("bwindow", 16, "broadcast messages in flight in the pipelined broadcast rows (1: none)")
@@ -131,6 +133,13 @@ func main() {
 			scens = append(scens, scenario{kind: "pipeline", conns: *pipeConns, size: size, window: *window})
 		}
 	}
+	if kinds["deflate"] {
+		for _, n := range splitInts(*dConns) {
+			for _, size := range splitSizes(*dSizes) {
+				scens = append(scens, scenario{kind: "deflate", conns: n, size: size, window: 1})
+			}
+		}
+	}
 	if kinds["broadcast"] {
 		for _, n := range splitInts(*receivers) {
 			scens = append(scens, scenario{kind: "broadcast", conns: n, size: *bcastSize, window: 1})
@@ -201,6 +210,9 @@ func main() {
 		for r := 0; r < repsOf(s); r++ {
 			for _, lib := range rotate(cfg.libs, si+r) {
 				done++
+				if s.kind == "deflate" && !deflateLibs[lib] {
+					continue // no deflate mode: an empty cell
+				}
 				o, err := runOne(bin, cfg, lib, s, r)
 				rep.add(s, lib, o, err)
 				switch {
@@ -220,11 +232,16 @@ func main() {
 	rep.print(os.Stdout, header(cfg, max(*idleReps, 1), *quick, time.Since(start)))
 }
 
+// deflateLibs are the cmd/server libraries with a deflate mode (cmd/server's
+// list of the same name).
+var deflateLibs = map[string]bool{"hybi": true, "hybi-rm": true, "gorilla": true, "gws": true, "coder": true}
+
 // runOne starts a fresh server for one run of one scenario.
 func runOne(bin string, cfg *config, lib string, s scenario, rep int) (outcome, error) {
 	mode := "echo"
-	if s.kind == "broadcast" {
-		mode = "broadcast"
+	switch s.kind {
+	case "broadcast", "deflate":
+		mode = s.kind
 	}
 	profile := ""
 	if cfg.profileDir != "" {
@@ -237,9 +254,10 @@ func runOne(bin string, cfg *config, lib string, s scenario, rep int) (outcome, 
 	}
 	defer p.stop()
 	r := &runner{cfg: cfg, proc: p, d: newDialer(p.addr, cfg.srcIPs)}
+	r.d.deflate = s.kind == "deflate"
 	var o outcome
 	switch s.kind {
-	case "echo", "pipeline":
+	case "echo", "pipeline", "deflate":
 		o, err = r.runEcho(s)
 	case "broadcast":
 		o, err = r.runBroadcast(s)

@@ -12,7 +12,7 @@ import (
 
 // A scenario is one row group of the report.
 type scenario struct {
-	kind   string // echo, pipeline, broadcast, upgrade, idle
+	kind   string // echo, pipeline, deflate, broadcast, upgrade, idle
 	conns  int    // connections (receivers for broadcast)
 	asked  int    // connections asked for, if capped
 	size   int    // payload bytes
@@ -23,6 +23,8 @@ func (s scenario) rows() []string {
 	switch s.kind {
 	case "echo":
 		return []string{fmt.Sprintf("echo %s×%s", s.connLabel(), sizeLabel(s.size))}
+	case "deflate":
+		return []string{fmt.Sprintf("deflate echo %s×%s text", s.connLabel(), sizeLabel(s.size))}
 	case "pipeline":
 		return []string{fmt.Sprintf("pipelined %s×%s, %d in flight", s.connLabel(), sizeLabel(s.size), s.window)}
 	case "broadcast":
@@ -43,7 +45,7 @@ func (s scenario) rows() []string {
 
 func (s scenario) units() []string {
 	switch s.kind {
-	case "echo", "pipeline":
+	case "echo", "pipeline", "deflate":
 		return []string{"µs/msg"}
 	case "broadcast":
 		return []string{"µs/delivery"}
@@ -214,8 +216,11 @@ func (r *runner) runEcho(s scenario) (outcome, error) {
 	for _, c := range conns {
 		go func() {
 			defer finished.Done()
-			m := newMessage(r.cfg.opcode, s.size)
-			e := &echoer{c: c, m: m, op: r.cfg.opcode, window: s.window}
+			m, op := newMessage(r.cfg.opcode, s.size), r.cfg.opcode
+			if s.kind == "deflate" {
+				m, op = newDeflateMessage(s.size), opText
+			}
+			e := &echoer{c: c, m: m, op: op, window: s.window}
 			err := e.run(warm)
 			warmed.Done()
 			select {
@@ -291,6 +296,11 @@ func (e *echoer) run(n int) error {
 		e.in = in
 		if err != nil {
 			return err
+		}
+		if e.c.compressed {
+			if in, err = e.c.inf.inflate(in); err != nil {
+				return err
+			}
 		}
 		if err := e.m.verify(e.op, op, in, base+uint64(recvd)); err != nil {
 			return err

@@ -44,9 +44,10 @@ func acceptKey(key string) string {
 // (127.0.0.1, 127.0.0.2, ...) so that many connections, or many short ones,
 // do not run out of ephemeral ports on one address.
 type dialer struct {
-	addr string
-	srcs []*net.Dialer
-	next atomic.Uint32
+	addr    string
+	deflate bool // offer permessage-deflate and require it
+	srcs    []*net.Dialer
+	next    atomic.Uint32
 }
 
 func newDialer(addr string, srcIPs int) *dialer {
@@ -63,8 +64,11 @@ func newDialer(addr string, srcIPs int) *dialer {
 
 // wsConn is one client connection.
 type wsConn struct {
-	nc net.Conn
-	br *bufio.Reader
+	nc         net.Conn
+	br         *bufio.Reader
+	deflate    bool     // permessage-deflate was negotiated
+	compressed bool     // the last message read had RSV1 (deflate.go)
+	inf        inflater // inflates such messages
 }
 
 // dialWS connects and performs the opening handshake, checking the status
@@ -75,7 +79,7 @@ func (d *dialer) dialWS(readBuf int) (*wsConn, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &wsConn{nc: nc, br: bufio.NewReaderSize(nc, readBuf)}
+	c := &wsConn{nc: nc, br: bufio.NewReaderSize(nc, readBuf), deflate: d.deflate}
 	if err := c.handshake(d.addr); err != nil {
 		c.close()
 		return nil, err
@@ -89,7 +93,11 @@ func (c *wsConn) handshake(host string) error {
 	key := base64.StdEncoding.EncodeToString(k[:])
 	req := "GET / HTTP/1.1\r\nHost: " + host +
 		"\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: " + key +
-		"\r\nSec-WebSocket-Version: 13\r\n\r\n"
+		"\r\nSec-WebSocket-Version: 13\r\n"
+	if c.deflate {
+		req += "Sec-WebSocket-Extensions: " + deflateOffer + "\r\n"
+	}
+	req += "\r\n"
 	c.nc.SetDeadline(time.Now().Add(10 * time.Second))
 	defer c.nc.SetDeadline(time.Time{})
 	if _, err := io.WriteString(c.nc, req); err != nil {
@@ -102,7 +110,7 @@ func (c *wsConn) handshake(host string) error {
 	if !strings.HasPrefix(status, "HTTP/1.1 101") {
 		return fmt.Errorf("handshake: status %q", strings.TrimSpace(status))
 	}
-	accept := ""
+	accept, ext := "", ""
 	for {
 		line, err := c.br.ReadString('\n')
 		if err != nil {
@@ -117,8 +125,14 @@ func (c *wsConn) handshake(host string) error {
 		case "sec-websocket-accept":
 			accept = strings.TrimSpace(value)
 		case "sec-websocket-extensions":
-			return fmt.Errorf("handshake: unexpected extension %q", value)
+			if !c.deflate {
+				return fmt.Errorf("handshake: unexpected extension %q", value)
+			}
+			ext = strings.TrimSpace(value)
 		}
+	}
+	if c.deflate && !strings.HasPrefix(strings.ToLower(ext), "permessage-deflate") {
+		return fmt.Errorf("handshake: permessage-deflate not negotiated (%q)", ext)
 	}
 	if accept != acceptKey(key) {
 		return fmt.Errorf("handshake: bad Sec-WebSocket-Accept %q", accept)
@@ -143,6 +157,21 @@ type message struct {
 	off     int     // payload offset in frame
 	key     [4]byte // mask key
 	payload []byte  // unmasked payload; payload[:seqLen] holds the last seq
+	seqOff  int     // where the seq is in the frame's payload (deflate: after a stored block header)
+	hexSeq  bool    // the seq is written as 8 hex digits (valid UTF-8), not binary
+}
+
+// putSeq writes seq into p[:seqLen] as m encodes it.
+func (m *message) putSeq(p []byte, seq uint64) {
+	if m.hexSeq {
+		const digits = "0123456789abcdef"
+		for i := seqLen - 1; i >= 0; i-- {
+			p[i] = digits[seq&15]
+			seq >>= 4
+		}
+		return
+	}
+	binary.LittleEndian.PutUint64(p, seq)
 }
 
 const seqLen = 8
@@ -220,20 +249,20 @@ func appendHeader(b []byte, op byte, fin bool, n int) []byte {
 	}
 }
 
-// maskBytes XORs b with key from key position 0, byte by byte (the
+// maskBytes XORs b with key from key position pos, byte by byte (the
 // client masks only the seqLen bytes it patches per message).
-func maskBytes(key [4]byte, b []byte) {
+func maskBytes(key [4]byte, pos int, b []byte) {
 	for i := range b {
-		b[i] ^= key[i&3]
+		b[i] ^= key[(pos+i)&3]
 	}
 }
 
 // setSeq writes seq into the message's payload and, masked, into its frame.
 func (m *message) setSeq(seq uint64) {
-	binary.LittleEndian.PutUint64(m.payload, seq)
-	f := m.frame[m.off : m.off+seqLen]
+	m.putSeq(m.payload, seq)
+	f := m.frame[m.off+m.seqOff : m.off+m.seqOff+seqLen]
 	copy(f, m.payload[:seqLen])
-	maskBytes(m.key, f)
+	maskBytes(m.key, m.seqOff, f)
 }
 
 // appendFrame appends the frame with sequence number seq to b.
@@ -252,9 +281,14 @@ func (c *wsConn) readMessage(buf []byte) (byte, []byte, error) {
 	var hdr [10]byte
 	buf = buf[:0]
 	op := byte(0)
+	c.compressed = false
 	for {
 		if _, err := io.ReadFull(c.br, hdr[:2]); err != nil {
 			return 0, buf, err
+		}
+		if c.deflate && op == 0 && hdr[0]&0x70 == 0x40 && hdr[0]&0x0f != opContinuation && hdr[0]&0x08 == 0 {
+			c.compressed = true // RFC 7692 §6: RSV1 on a message's first frame
+			hdr[0] &^= 0x40
 		}
 		if hdr[0]&0x70 != 0 || hdr[1]&0x80 != 0 {
 			return 0, buf, fmt.Errorf("%w: server frame with RSV or mask bit: %x", errVerify, hdr[:2])
@@ -314,8 +348,10 @@ func (m *message) verify(op, gotOp byte, got []byte, seq uint64) error {
 	if gotOp != op || len(got) != len(m.payload) {
 		return fmt.Errorf("%w: got opcode %d, %d bytes; want %d, %d bytes", errVerify, gotOp, len(got), op, len(m.payload))
 	}
-	if s := binary.LittleEndian.Uint64(got); s != seq {
-		return fmt.Errorf("%w: got sequence %d, want %d", errVerify, s, seq)
+	var want [seqLen]byte
+	m.putSeq(want[:], seq)
+	if !bytes.Equal(got[:seqLen], want[:]) {
+		return fmt.Errorf("%w: got sequence %x, want %d", errVerify, got[:seqLen], seq)
 	}
 	if !bytes.Equal(got[seqLen:], m.payload[seqLen:]) {
 		return fmt.Errorf("%w: payload differs (%d bytes)", errVerify, len(got))

@@ -26,7 +26,7 @@ func TestMessage_frameUnmasksToPayload(t *testing.T) {
 			t.Fatalf("size %d: header %x", size, f[:2])
 		}
 		got := f[m.off:]
-		maskBytes(m.key, got)
+		maskBytes(m.key, 0, got)
 		if !bytes.Equal(got, m.payload) {
 			t.Fatalf("size %d: unmasked frame differs from payload", size)
 		}
@@ -146,4 +146,27 @@ func TestAllServers(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestDeflateMessage_inflatesToPayload: the compressed frame, unmasked and
+// inflated, is the text with the patched sequence number.
+func TestDeflateMessage_inflatesToPayload(t *testing.T) {
+	for _, size := range []int{8, 1000, 1 << 10, 64 << 10} {
+		m := newDeflateMessage(size)
+		m.setSeq(7)
+		f := bytes.Clone(m.frame)
+		if f[0] != 0x80|0x40|opText {
+			t.Fatalf("size %d: header %x", size, f[:2])
+		}
+		got := f[m.off:]
+		maskBytes(m.key, 0, got)
+		var inf inflater
+		out, err := inf.inflate(got)
+		if err != nil || !bytes.Equal(out, m.payload) || string(out[:seqLen]) != "00000007" {
+			t.Fatalf("size %d: inflated %d bytes, %v", size, len(out), err)
+		}
+		if size >= 1<<10 && len(got) > size/2 {
+			t.Fatalf("size %d: %d bytes compressed", size, len(got))
+		}
+	}
 }

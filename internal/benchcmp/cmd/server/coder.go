@@ -19,6 +19,9 @@ func serveCoder(ln net.Listener, broadcast bool) error {
 		CompressionMode:    websocket.CompressionDisabled,
 		InsecureSkipVerify: true,
 	}
+	if deflateMode {
+		opts.CompressionMode = websocket.CompressionNoContextTakeover
+	}
 	var clients hub[*websocket.Conn]
 	return serveHTTP(ln, func(w http.ResponseWriter, r *http.Request) {
 		c, err := websocket.Accept(w, r, opts)

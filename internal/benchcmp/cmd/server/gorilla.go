@@ -16,7 +16,7 @@ import (
 func serveGorilla(ln net.Listener, broadcast bool) error {
 	up := websocket.Upgrader{
 		CheckOrigin:       func(*http.Request) bool { return true },
-		EnableCompression: false,
+		EnableCompression: deflateMode,
 	}
 	var clients hub[*websocket.Conn]
 	return serveHTTP(ln, func(w http.ResponseWriter, r *http.Request) {

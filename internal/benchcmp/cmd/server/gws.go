@@ -17,6 +17,7 @@ func serveGws(ln net.Listener, broadcast bool) error {
 	up := gws.NewUpgrader(h, &gws.ServerOption{
 		ParallelEnabled:    false,
 		ReadMaxPayloadSize: 64 << 20,
+		PermessageDeflate:  gws.PermessageDeflate{Enabled: deflateMode},
 	})
 	return serveHTTP(ln, func(w http.ResponseWriter, r *http.Request) {
 		c, err := up.Upgrade(w, r)

@@ -24,7 +24,7 @@ func init() {
 // state per connection) and runs the handler in the connection's
 // goroutine. The handler is hybiSession.
 func serveHybiServe(ln net.Listener, broadcast bool) error {
-	var up websocket.Upgrader
+	up := websocket.Upgrader{EnableCompression: deflateMode}
 	var clients hub[*websocket.Conn]
 	return up.Serve(ln, func(c *websocket.Conn, r *http.Request) {
 		hybiSession(c, broadcast, &clients)
@@ -98,7 +98,7 @@ func hybiSession(c *websocket.Conn, broadcast bool, clients *hub[*websocket.Conn
 // ReadMessage/WriteMessage loop per connection; broadcast with one
 // PreparedMessage written to every other connection.
 func serveHybi(ln net.Listener, broadcast bool) error {
-	var up websocket.Upgrader
+	up := websocket.Upgrader{EnableCompression: deflateMode}
 	var clients hub[*websocket.Conn]
 	return serveHTTP(ln, func(w http.ResponseWriter, r *http.Request) {
 		c, err := up.Upgrade(w, r, nil)

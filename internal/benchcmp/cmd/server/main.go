@@ -3,12 +3,14 @@
 //
 // Usage:
 //
-//	server -lib hybi|gorilla|gobwas|gws|coder|ref [-addr 127.0.0.1:0] [-mode echo|broadcast] [-cpuprofile file]
+//	server -lib hybi|gorilla|gobwas|gws|coder|ref [-addr 127.0.0.1:0] [-mode echo|broadcast|deflate] [-cpuprofile file]
 //
 // The server prints its listening address on the first line of stdout and
 // serves until it is killed. On SIGTERM or SIGINT it stops the CPU profile (if
-// any) and exits. Every server has compression off, takes any path, and
-// checks no Origin.
+// any) and exits. Every server takes any path and checks no Origin. Every
+// server has compression off, except in -mode deflate: the echo server with
+// permessage-deflate (RFC 7692) enabled without context takeover, for the
+// libraries in deflateLibs.
 //
 // Each library is used in its own fastest documented style; see the comment
 // on each serveX function.
@@ -46,10 +48,18 @@ var servers = map[string]server{
 	"ref":        serveRef,
 }
 
+// deflateMode is -mode deflate: the echo server with permessage-deflate
+// enabled, no context takeover either way, each library's default level
+// and threshold.
+var deflateMode bool
+
+// deflateLibs are the servers that have a deflate mode.
+var deflateLibs = map[string]bool{"hybi": true, "hybi-rm": true, "gorilla": true, "gws": true, "coder": true}
+
 func main() {
 	lib := flag.String("lib", "hybi", "library: "+strings.Join(libNames(), "|"))
 	addr := flag.String("addr", "127.0.0.1:0", "listen address")
-	mode := flag.String("mode", "echo", "echo|broadcast")
+	mode := flag.String("mode", "echo", "echo|broadcast|deflate")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile to `file` (stopped on SIGTERM/SIGINT)")
 	flag.Parse()
 	log.SetFlags(0)
@@ -59,8 +69,12 @@ func main() {
 	if !ok {
 		log.Fatalf("unknown -lib %q (want %s)", *lib, strings.Join(libNames(), "|"))
 	}
-	if *mode != "echo" && *mode != "broadcast" {
-		log.Fatalf("unknown -mode %q (want echo|broadcast)", *mode)
+	if *mode != "echo" && *mode != "broadcast" && *mode != "deflate" {
+		log.Fatalf("unknown -mode %q (want echo|broadcast|deflate)", *mode)
+	}
+	deflateMode = *mode == "deflate"
+	if deflateMode && !deflateLibs[*lib] {
+		log.Fatalf("-lib %s has no deflate mode", *lib)
 	}
 	if *cpuprofile != "" {
 		f, err := os.Create(*cpuprofile)
