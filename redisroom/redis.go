@@ -1,0 +1,266 @@
+package redisroom
+
+import (
+	"context"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// The feed's XREAD: at most feedCount lines per stream per call, blocking
+// at most feedBlock. The block only bounds how long a room added while
+// the wake-up below was lost waits; rooms are normally picked up at once.
+const (
+	feedCount = 512
+	feedBlock = time.Second
+)
+
+// ClientOptions returns go-redis options suited to a hub talking to the
+// Redis at addr: short dial, read and write timeouts (a lost Redis is
+// noticed within seconds, and lines are answered "unavailable" in time),
+// no automatic retries (a retried XADD could append a line twice; the hub
+// and its clients retry instead), and deadlines taken from contexts.
+func ClientOptions(addr string) *redis.Options {
+	return &redis.Options{
+		Addr:                  addr,
+		DialTimeout:           time.Second,
+		ReadTimeout:           2 * time.Second,
+		WriteTimeout:          2 * time.Second,
+		MaxRetries:            -1,
+		ContextTimeoutEnabled: true,
+		DisableIdentity:       true,
+	}
+}
+
+// redisBackend keeps each room in a Redis stream, key KeyPrefix+room.
+//
+// The feed reads every room with clients on this node with one XREAD
+// BLOCK on a connection of its own, from the last id it delivered in each.
+// One connection per node, whatever the number of rooms, rather than one
+// per room: a node with thousands of rooms would otherwise hold thousands
+// of connections to Redis, each blocked. A blocked XREAD does not see a
+// room added after it was sent, so a new room wakes the feed with CLIENT
+// UNBLOCK (Redis 5) sent from the pool to the feed's connection: the
+// XREAD returns empty and is sent again over the new set of rooms.
+type redisBackend struct {
+	h   *Hub
+	rdb *redis.Client
+
+	readerID atomic.Int64  // CLIENT ID of the feed's connection, 0 when none
+	gen      atomic.Uint64 // bumped by each wake
+	seen     atomic.Uint64 // the gen of the feed's current set of rooms
+	kick     chan struct{} // wakes a feed that has no room to read
+	unblock  chan struct{} // wakes the goroutine sending CLIENT UNBLOCK
+}
+
+func newRedisBackend(h *Hub) *redisBackend {
+	return &redisBackend{
+		h:       h,
+		rdb:     h.cfg.Redis,
+		kick:    make(chan struct{}, 1),
+		unblock: make(chan struct{}, 1),
+	}
+}
+
+func (b *redisBackend) key(room string) string { return b.h.cfg.KeyPrefix + room }
+
+func (b *redisBackend) add(ctx context.Context, room, text string) (ID, error) {
+	s, err := b.rdb.XAdd(ctx, &redis.XAddArgs{
+		Stream: b.key(room),
+		MaxLen: b.h.cfg.MaxLen,
+		Approx: true,
+		Values: []any{"text", text, "node", b.h.cfg.Node},
+	}).Result()
+	if err != nil {
+		return ID{}, err
+	}
+	return ParseID(s)
+}
+
+// info reads XINFO STREAM. Redis 7 reports max-deleted-entry-id, the
+// largest id ever trimmed or deleted: lines after since were lost exactly
+// when it is above since. Older servers do not; then a first entry that
+// is not since's successor counts as a gap (possibly a false one).
+func (b *redisBackend) info(ctx context.Context, room string, since ID) (ID, bool, error) {
+	xi, err := b.rdb.XInfoStream(ctx, b.key(room)).Result()
+	if err != nil {
+		if strings.Contains(err.Error(), "no such key") {
+			return ID{}, false, nil
+		}
+		return ID{}, false, err
+	}
+	last, err := ParseID(xi.LastGeneratedID)
+	if err != nil {
+		return ID{}, false, err
+	}
+	if xi.MaxDeletedEntryID != "" {
+		md, err := ParseID(xi.MaxDeletedEntryID)
+		return last, err == nil && since.Less(md), err
+	}
+	first, err := ParseID(xi.FirstEntry.ID)
+	return last, err == nil && xi.Length > 0 && since.next().Less(first), nil
+}
+
+func (b *redisBackend) after(ctx context.Context, room string, id ID, n int) ([]entry, error) {
+	msgs, err := b.rdb.XRangeN(ctx, b.key(room), id.next().String(), "+", int64(n)).Result()
+	if err != nil {
+		return nil, err
+	}
+	return toEntries(msgs), nil
+}
+
+// toEntries converts go-redis messages; a malformed one is skipped.
+func toEntries(msgs []redis.XMessage) []entry {
+	ents := make([]entry, 0, len(msgs))
+	for _, msg := range msgs {
+		id, err := ParseID(msg.ID)
+		if err != nil {
+			continue
+		}
+		text, _ := msg.Values["text"].(string)
+		node, _ := msg.Values["node"].(string)
+		ents = append(ents, entry{id: id, text: text, node: node})
+	}
+	return ents
+}
+
+// wake makes the feed read the set of rooms again: it bumps the
+// generation and has the unblocker interrupt the feed's XREAD.
+func (b *redisBackend) wake() {
+	b.gen.Add(1)
+	select {
+	case b.kick <- struct{}{}:
+	default:
+	}
+	select {
+	case b.unblock <- struct{}{}:
+	default:
+	}
+}
+
+// unblocker sends CLIENT UNBLOCK to the feed's connection until the feed
+// has seen the latest generation. An UNBLOCK that finds the connection
+// between two XREADs does nothing (it answers 0): that XREAD may have been
+// sent with the old set of rooms, so it tries again shortly.
+func (b *redisBackend) unblocker(stop <-chan struct{}) {
+	for {
+		select {
+		case <-stop:
+			return
+		case <-b.unblock:
+		}
+		want := b.gen.Load()
+		for i := 0; i < 100 && b.seen.Load() < want; i++ {
+			id := b.readerID.Load()
+			if id == 0 {
+				break // the feed is reconnecting; it reads the rooms anew
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), b.h.cfg.Timeout)
+			n, err := b.rdb.ClientUnblock(ctx, id).Result()
+			cancel()
+			if err != nil || n == 1 {
+				break
+			}
+			time.Sleep(2 * time.Millisecond)
+		}
+	}
+}
+
+// feed delivers the new lines of the rooms with members here until the
+// hub closes, reconnecting whenever Redis is lost. Each room is read from
+// the last id the feed delivered in it, so after Redis comes back the
+// node catches up with what it missed.
+func (b *redisBackend) feed() {
+	h := b.h
+	stop := make(chan struct{})
+	defer close(stop)
+	go b.unblocker(stop)
+	for {
+		conn := b.rdb.Conn()
+		err := b.serveConn(conn)
+		conn.Close()
+		b.readerID.Store(0)
+		if err == nil {
+			return // closed
+		}
+		h.check(err)
+		select {
+		case <-h.done:
+			return
+		case <-time.After(retryWait):
+		}
+	}
+}
+
+// serveConn runs the feed on one connection; it returns nil when the hub
+// closes, or the error that broke the connection.
+func (b *redisBackend) serveConn(conn *redis.Conn) error {
+	h := b.h
+	ctx := context.Background()
+	id, err := conn.ClientID(ctx).Result()
+	if err != nil {
+		return err
+	}
+	h.up()
+	b.readerID.Store(id)
+	var names []string
+	var ids []ID
+	var streams []string
+	for {
+		g := b.gen.Load()
+		names, ids = h.positions(names[:0], ids[:0])
+		b.seen.Store(g)
+		select {
+		case <-h.done:
+			return nil
+		default:
+		}
+		if len(names) == 0 {
+			if err := b.idle(conn); err != nil {
+				return err
+			}
+			continue
+		}
+		streams = streams[:0]
+		for _, n := range names {
+			streams = append(streams, b.key(n))
+		}
+		for _, id := range ids {
+			streams = append(streams, id.String())
+		}
+		res, err := conn.XRead(ctx, &redis.XReadArgs{Streams: streams, Count: feedCount, Block: feedBlock}).Result()
+		if err == redis.Nil {
+			continue // timed out or unblocked
+		}
+		if err != nil {
+			return err
+		}
+		h.up()
+		for _, s := range res {
+			h.deliver(strings.TrimPrefix(s.Stream, h.cfg.KeyPrefix), toEntries(s.Messages))
+		}
+	}
+}
+
+// idle waits for a room to read, pinging Redis every feedBlock while it is
+// marked down, so that posts resume as soon as it answers.
+func (b *redisBackend) idle(conn *redis.Conn) error {
+	h := b.h
+	select {
+	case <-b.kick:
+		return nil
+	case <-h.done:
+		return nil
+	case <-time.After(feedBlock):
+	}
+	if !h.down.Load() {
+		return nil
+	}
+	if err := conn.Ping(context.Background()).Err(); err != nil {
+		return err
+	}
+	h.up()
+	return nil
+}
