@@ -79,10 +79,14 @@ func (b *redisBackend) add(ctx context.Context, room, text string) (ID, error) {
 	return ParseID(s)
 }
 
-// info reads XINFO STREAM. Redis 7 reports max-deleted-entry-id, the
-// largest id ever trimmed or deleted: lines after since were lost exactly
-// when it is above since. Older servers do not; then a first entry that
-// is not since's successor counts as a gap (possibly a false one).
+// info reads XINFO STREAM. Lines after since were lost when the oldest
+// line left is above since while some lines have been removed (Redis 7's
+// entries-added counts every line ever appended, length those left), or
+// when a line above since was deleted (max-deleted-entry-id; Redis 7.0
+// does not update it when trimming, hence the first test). The first
+// test can report a gap that is not one: when since was itself the last
+// line trimmed. Before Redis 7 neither field exists, and a first entry
+// that does not follow since counts as a gap.
 func (b *redisBackend) info(ctx context.Context, room string, since ID) (ID, bool, error) {
 	xi, err := b.rdb.XInfoStream(ctx, b.key(room)).Result()
 	if err != nil {
@@ -95,12 +99,19 @@ func (b *redisBackend) info(ctx context.Context, room string, since ID) (ID, boo
 	if err != nil {
 		return ID{}, false, err
 	}
-	if xi.MaxDeletedEntryID != "" {
-		md, err := ParseID(xi.MaxDeletedEntryID)
-		return last, err == nil && since.Less(md), err
+	first := last.next() // an empty stream: everything is gone
+	if xi.Length > 0 {
+		if first, err = ParseID(xi.FirstEntry.ID); err != nil {
+			return ID{}, false, err
+		}
 	}
-	first, err := ParseID(xi.FirstEntry.ID)
-	return last, err == nil && xi.Length > 0 && since.next().Less(first), nil
+	if md, err := ParseID(xi.MaxDeletedEntryID); err == nil && since.Less(md) {
+		return last, true, nil
+	}
+	if xi.EntriesAdded > 0 {
+		return last, xi.EntriesAdded > xi.Length && since.Less(first), nil
+	}
+	return last, xi.Length > 0 && since.next().Less(first), nil
 }
 
 func (b *redisBackend) after(ctx context.Context, room string, id ID, n int) ([]entry, error) {
