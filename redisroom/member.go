@@ -298,8 +298,9 @@ func (m *Member) sendBytes(data []byte) error {
 
 // fail ends the member once. For a slow client (a full queue, too many
 // bytes waiting, a stalled replay) it writes close 1008, bounded by a
-// second, and closes the socket, on a goroutine of its own: the feed
-// never waits on a client.
+// second, and closes the socket (with a reset when the close frame could
+// not be written), on a goroutine of its own: the feed never waits on a
+// client.
 func (m *Member) fail(err error) {
 	m.once.Do(func() {
 		close(m.failed)
@@ -308,9 +309,15 @@ func (m *Member) fail(err error) {
 		}
 		m.h.logf("redisroom: %s: %s: slow client %v dropped: %v", m.h.cfg.Node, m.room.name, m.conn.RemoteAddr(), err)
 		go func() {
-			m.conn.WriteControl(websocket.CloseMessage,
+			err := m.conn.WriteControl(websocket.CloseMessage,
 				websocket.FormatCloseMessage(websocket.ClosePolicyViolation, "too slow"),
 				time.Now().Add(time.Second))
+			if tc, ok := m.conn.NetConn().(*net.TCPConn); ok && err != nil {
+				// The close frame could not even be written: reset
+				// the connection rather than leave the kernel
+				// trickling megabytes to a reader that stopped.
+				tc.SetLinger(0)
+			}
 			m.conn.Close()
 		}()
 	})
