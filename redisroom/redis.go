@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/redis/go-redis/v9/maintnotifications"
 )
 
 // The feed's XREAD: at most feedCount lines per stream per call, blocking
@@ -20,17 +21,23 @@ const (
 // ClientOptions returns go-redis options suited to a hub talking to the
 // Redis at addr: short dial, read and write timeouts (a lost Redis is
 // noticed within seconds, and lines are answered "unavailable" in time),
-// no automatic retries (a retried XADD could append a line twice; the hub
-// and its clients retry instead), and deadlines taken from contexts.
+// no automatic retries (neither of a dial nor of a command: a retried
+// XADD could append a line twice; the hub and its clients retry
+// instead), and deadlines taken from contexts.
 func ClientOptions(addr string) *redis.Options {
 	return &redis.Options{
 		Addr:                  addr,
 		DialTimeout:           time.Second,
+		DialerRetries:         1,
 		ReadTimeout:           2 * time.Second,
 		WriteTimeout:          2 * time.Second,
 		MaxRetries:            -1,
 		ContextTimeoutEnabled: true,
 		DisableIdentity:       true,
+		// The automatic mode of maintenance notifications (a Redis
+		// Enterprise feature) writes the client's options while other
+		// connections read them: go-redis v9.18 races with itself.
+		MaintNotificationsConfig: &maintnotifications.Config{Mode: maintnotifications.ModeDisabled},
 	}
 }
 
