@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -179,6 +178,12 @@ func dialWith(t *testing.T, d *websocket.Dialer, addr, room, since string, read 
 		}
 		t.Fatalf("dial %s room %s since %q: %v (HTTP %d)", addr, room, since, err, status)
 	}
+	return newClient(t, conn, read)
+}
+
+// newClient wraps conn, closed when the test ends, and starts reading
+// unless read is false.
+func newClient(t *testing.T, conn *websocket.Conn, read bool) *client {
 	c := &client{t: t, conn: conn, msgs: make(chan msg, 100000), done: make(chan struct{})}
 	t.Cleanup(func() { conn.Close() })
 	if read {
@@ -332,5 +337,3 @@ func (n *node) stop(sig syscall.Signal, limit time.Duration) time.Duration {
 	}
 	return 0
 }
-
-var _ = context.Background
