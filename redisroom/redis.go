@@ -249,10 +249,7 @@ func (b *redisBackend) serveConn(conn *redis.Conn) error {
 			streams = append(streams, id.String())
 		}
 		res, err := conn.XRead(ctx, &redis.XReadArgs{Streams: streams, Count: feedCount, Block: feedBlock}).Result()
-		if err == redis.Nil {
-			continue // timed out or unblocked
-		}
-		if err != nil {
+		if err != nil && err != redis.Nil { // Nil: timed out or unblocked
 			return err
 		}
 		h.up()
