@@ -51,6 +51,9 @@
 // within Config.Timeout (at once once the hub knows); the feed reconnects
 // every quarter of a second and resumes each room from the last id it
 // delivered, so when Redis comes back with its data nothing is missed.
+// A line Redis runs too late (it was cut off, not stopped, and found the
+// command in its socket buffer when it came back) is not appended: the
+// XADD runs in a script that checks a deadline against Redis's clock.
 // A node that dies loses nothing acknowledged: acknowledged lines are in
 // Redis (make it durable: appendonly yes, appendfsync always or everysec).
 //

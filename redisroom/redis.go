@@ -56,6 +56,7 @@ type redisBackend struct {
 	rdb *redis.Client
 
 	readerID atomic.Int64  // CLIENT ID of the feed's connection, 0 when none
+	skew     atomic.Int64  // Redis's clock minus ours, ms (see measureSkew)
 	gen      atomic.Uint64 // bumped by each wake
 	seen     atomic.Uint64 // the gen of the feed's current set of rooms
 	kick     chan struct{} // wakes a feed that has no room to read
@@ -73,17 +74,52 @@ func newRedisBackend(h *Hub) *redisBackend {
 
 func (b *redisBackend) key(room string) string { return b.h.cfg.KeyPrefix + room }
 
+// addScript appends a line unless Redis runs it after ARGV[1], a
+// deadline in Redis's own clock (milliseconds). A command written just
+// before Redis stopped answering (paused, or cut off by the network) is
+// still in its socket buffer and runs when it answers again, long after
+// the node told the client "unavailable": the deadline makes that late
+// run a no-op, so a refused line is never appended later. The script's
+// effects (the XADD) are what is replicated and written to the AOF.
+var addScript = redis.NewScript(`
+local t = redis.call('TIME')
+if tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) > tonumber(ARGV[1]) then
+	return redis.error_reply('LATE line past its deadline, not appended')
+end
+return redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], '*', 'text', ARGV[3], 'node', ARGV[4])
+`)
+
+// lateMargin is how much earlier than the node's own timeout Redis stops
+// accepting a line (at most a quarter of the timeout): the time its answer
+// has to come back.
+const lateMargin = 500 * time.Millisecond
+
 func (b *redisBackend) add(ctx context.Context, room, text string) (ID, error) {
-	s, err := b.rdb.XAdd(ctx, &redis.XAddArgs{
-		Stream: b.key(room),
-		MaxLen: b.h.cfg.MaxLen,
-		Approx: true,
-		Values: []any{"text", text, "node", b.h.cfg.Node},
-	}).Result()
+	margin := min(lateMargin, b.h.cfg.Timeout/4)
+	budget := b.h.cfg.Timeout - margin
+	if dl, ok := ctx.Deadline(); ok && time.Until(dl)-margin < budget {
+		budget = time.Until(dl) - margin
+	}
+	deadline := time.Now().Add(budget).UnixMilli() + b.skew.Load()
+	res, err := addScript.Run(ctx, b.rdb, []string{b.key(room)},
+		deadline, b.h.cfg.MaxLen, text, b.h.cfg.Node).Text()
 	if err != nil {
 		return ID{}, err
 	}
-	return ParseID(s)
+	return ParseID(res)
+}
+
+// measureSkew sets skew from Redis's TIME, read on conn: Redis's clock
+// minus ours, in milliseconds, to within half a round trip.
+func (b *redisBackend) measureSkew(ctx context.Context, conn *redis.Conn) error {
+	before := time.Now()
+	t, err := conn.Time(ctx).Result()
+	if err != nil {
+		return err
+	}
+	mid := before.Add(time.Since(before) / 2)
+	b.skew.Store(t.UnixMilli() - mid.UnixMilli())
+	return nil
 }
 
 // info reads XINFO STREAM. Lines after since were lost when the oldest
@@ -219,6 +255,9 @@ func (b *redisBackend) serveConn(conn *redis.Conn) error {
 	ctx := context.Background()
 	id, err := conn.ClientID(ctx).Result()
 	if err != nil {
+		return err
+	}
+	if err := b.measureSkew(ctx, conn); err != nil {
 		return err
 	}
 	h.up()

@@ -207,3 +207,57 @@ func TestSlowClient_closed(t *testing.T) {
 		t.Fatalf("the node did not drop the slow client")
 	}
 }
+
+// TestRedis_pausedNothingPostedLater: Redis paused (SIGSTOP: its socket
+// still takes the commands, as when the network to it is cut) answers
+// nothing; the node answers "unavailable" within 5 s, and once Redis runs
+// again the refused line, still in its socket buffer, is not appended.
+func TestRedis_pausedNothingPostedLater(t *testing.T) {
+	r := startRedis(t)
+	a, b := startNode(t, r.Addr, "a"), startNode(t, r.Addr, "b")
+	ca, cb := dial(t, a.addr, "pause", ""), dial(t, b.addr, "pause", "")
+	ca.send("before")
+	ca.next(wait)
+	cb.next(wait)
+
+	r.Pause()
+	for i := 0; i < 2; i++ {
+		ca.send(fmt.Sprint("lost", i))
+		if m := ca.next(5 * time.Second); m.Error != "unavailable" {
+			t.Fatalf("line %d with Redis paused: %+v, want unavailable", i, m)
+		}
+	}
+	if code := status(t, wsURL(b.addr, "pause", ""), ""); code != 503 && code != 101 {
+		t.Fatalf("new /ws with Redis paused: %d, want 503", code)
+	}
+	r.Resume()
+	deadline := time.Now().Add(10 * time.Second)
+	var again msg
+	for again.ID == "" {
+		if time.Now().After(deadline) {
+			t.Fatal("lines not accepted 10 s after Redis resumed")
+		}
+		ca.send("again")
+		again = ca.next(wait)
+		time.Sleep(100 * time.Millisecond)
+	}
+	for {
+		m := cb.next(wait)
+		if strings.HasPrefix(m.Text, "lost") {
+			t.Fatalf("a refused line was appended later: %+v", m)
+		}
+		if m.ID == again.ID {
+			break
+		}
+	}
+	all := dial(t, b.addr, "pause", "0-0")
+	for {
+		m := all.next(wait)
+		if strings.HasPrefix(m.Text, "lost") {
+			t.Fatalf("a refused line is in the room: %+v", m)
+		}
+		if m.ID == again.ID {
+			break
+		}
+	}
+}
