@@ -80,6 +80,13 @@ type Config struct {
 	// DefaultTimeout.
 	Timeout time.Duration
 
+	// SendBuffer, when positive, is the SO_SNDBUF given to each client's
+	// TCP socket (Linux doubles it). Zero leaves the kernel's autotuning,
+	// which grows it to megabytes for a client that reads slowly: memory
+	// (the kernel's) that QueueBytes does not count, but also slack that
+	// lets a client absorb a burst of long lines without being dropped.
+	SendBuffer int
+
 	// Logf, when set, receives the hub's few log lines (Redis lost and
 	// found again, slow clients dropped).
 	Logf func(format string, args ...any)

@@ -237,3 +237,51 @@ func TestRedis_unavailable(t *testing.T) {
 		t.Fatal("error prefix")
 	}
 }
+
+// TestRedis_retainsAndReplays: with the default MaxLen, at least 10,000
+// lines (in fact 20,000) stay after 25,000 were posted, and a client
+// resuming from the start gets the gap notice and then every retained
+// line, in order, up to the last: a 20,000-line replay does not trip the
+// 1,024-message queue limit, because it is paced by the client's reading.
+func TestRedis_retainsAndReplays(t *testing.T) {
+	srv := redistest.Start(t)
+	rdb := redis.NewClient(ClientOptions(srv.Addr))
+	t.Cleanup(func() { rdb.Close() })
+	h := New(Config{Redis: rdb, Node: "n"})
+	addr := serve(t, h)
+	const total, workers = 25000, 16
+	errc := make(chan error, workers)
+	for w := 0; w < workers; w++ {
+		go func(w int) {
+			for i := w; i < total; i += workers {
+				if _, err := h.Post(context.Background(), "big", fmt.Sprint(i)); err != nil {
+					errc <- err
+					return
+				}
+			}
+			errc <- nil
+		}(w)
+	}
+	for w := 0; w < workers; w++ {
+		if err := <-errc; err != nil {
+			t.Fatal(err)
+		}
+	}
+	n, err := rdb.XLen(context.Background(), "room:big").Result()
+	if err != nil || n < DefaultMaxLen || n >= total {
+		t.Fatalf("XLEN %d, %v: want at least %d retained, some trimmed", n, err, DefaultMaxLen)
+	}
+	last, err := rdb.XRevRangeN(context.Background(), "room:big", "+", "-", 1).Result()
+	if err != nil || len(last) != 1 {
+		t.Fatal(err)
+	}
+	c := dialRoom(t, addr, "big", "0-0")
+	if g := c.next(); !g.Gap {
+		t.Fatalf("first message %+v, want a gap notice", g)
+	}
+	got := c.lines(int(n))
+	if got[len(got)-1].ID != last[0].ID {
+		t.Fatalf("replay ends at %s, the stream at %s", got[len(got)-1].ID, last[0].ID)
+	}
+	checkSame(t, [][]testMsg{got})
+}

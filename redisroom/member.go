@@ -97,13 +97,17 @@ func (m *Member) Leave() { m.h.release(m.room) }
 // line, appended before the next one is read; binary messages close the
 // connection with 1003 and lines over Config.MaxLine with 1009. A line
 // Redis does not take is answered {"error":"unavailable","text":LINE}.
-// Serve sets conn's read and queue limits; the caller keeps ownership of
-// conn and closes it after Serve returns.
+// Serve sets conn's read and queue limits and its socket's send buffer
+// (Config.SendBuffer); the caller keeps ownership of conn and closes it
+// after Serve returns.
 func (m *Member) Serve(conn *websocket.Conn) error {
 	h := m.h
 	m.conn = conn
 	conn.SetReadLimit(h.cfg.MaxLine)
 	conn.SetQueueLimit(h.cfg.QueueLimit)
+	if tc, ok := conn.NetConn().(*net.TCPConn); ok && h.cfg.SendBuffer > 0 {
+		tc.SetWriteBuffer(h.cfg.SendBuffer)
+	}
 	replayDone := make(chan struct{})
 	go func() {
 		defer close(replayDone)
