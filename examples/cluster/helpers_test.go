@@ -79,12 +79,13 @@ func (b *lockedBuffer) String() string {
 // ends; its log is shown if the test failed.
 func startNode(t *testing.T, redisAddr, name string, flags ...string) *node {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
+	return startNodeAt(t, freeAddr(t), redisAddr, name, flags...)
+}
+
+// startNodeAt is startNode on a given address (a node restarted where
+// another one died).
+func startNodeAt(t *testing.T, addr, redisAddr, name string, flags ...string) *node {
+	t.Helper()
 	n := &node{t: t, name: name, addr: addr, out: &lockedBuffer{}, done: make(chan struct{})}
 	args := append([]string{"-addr", addr, "-redis", redisAddr, "-node", name}, flags...)
 	n.cmd = exec.Command(nodeBin, args...)
