@@ -119,6 +119,8 @@ func (d *Dialer) handshake(ctx context.Context, netConn net.Conn, hs *clientHand
 		writeBufferPool: d.WriteBufferPool,
 		subprotocol:     resp.Header.Get("Sec-Websocket-Protocol"),
 		deflate:         deflate,
+		hooks:           d.Hooks,
 	}, pending)
+	d.Hooks.handshakeAccepted(c, ProtocolRFC6455, resp.StatusCode, c.subprotocol, deflate.enabled)
 	return c, resp, nil
 }

@@ -38,6 +38,7 @@ type Conn struct {
 	cl closeState
 
 	pmd   *deflateState             // permessage-deflate (compress.go); nil unless negotiated
+	obs   *connHooks                // Upgrader.Hooks or Dialer.Hooks (hooks.go); nil unless set
 	queue atomic.Pointer[sendQueue] // QueuePreparedMessage (queue.go); nil until used
 }
 
@@ -127,6 +128,7 @@ type connConfig struct {
 	closeTimeout    time.Duration
 	subprotocol     string
 	deflate         deflateConfig // permessage-deflate, when negotiated
+	hooks           *Hooks
 }
 
 // newConn wraps an established connection. pending holds bytes the peer
@@ -155,6 +157,9 @@ func newConn(nc net.Conn, cfg connConfig, pending []byte) *Conn {
 	c.wr.level.Store(defaultCompressionLevel)
 	c.initDeflate(cfg.deflate)
 	c.tr = newTransport(c)
+	if cfg.hooks != nil {
+		c.obs = &connHooks{h: cfg.hooks}
+	}
 	if len(pending) > 0 {
 		class := sizeClass(len(pending), 0)
 		if class < c.rd.class {
@@ -274,6 +279,9 @@ func (c *Conn) Close() error {
 	c.cl.once.Do(func() {
 		c.cl.err = c.conn.Close()
 		c.cl.done.fire()
+		if o := c.obs; o != nil {
+			o.h.closed(c, o.rec.event())
+		}
 	})
 	return c.cl.err
 }

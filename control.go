@@ -29,6 +29,13 @@ func (c *Conn) handleControl(h *header) error {
 	case opPing, opPong:
 		appData := string(p)
 		c.consume(n)
+		if o := c.obs; o != nil {
+			if h.op == opPing {
+				o.h.ping(c, DirectionReceived, n)
+			} else {
+				o.h.pong(c, DirectionReceived, n)
+			}
+		}
 		handler := c.PongHandler()
 		if h.op == opPing {
 			handler = c.PingHandler()
@@ -43,6 +50,9 @@ func (c *Conn) handleControl(h *header) error {
 			return c.fail(perr)
 		}
 		c.cl.received.Store(true)
+		if o := c.obs; o != nil {
+			o.rec.note(ClosePeer, code, text)
+		}
 		var err error = &CloseError{Code: code, Text: text}
 		if herr := c.CloseHandler()(code, text); herr != nil {
 			err = herr
@@ -162,6 +172,14 @@ func (*rfc6455) writeControl(c *Conn, messageType int, data []byte, deadline tim
 	}
 	err := c.writeControlLocked(byte(messageType), data, deadline)
 	c.wr.frameSem.release()
+	if err == nil && c.obs != nil {
+		switch messageType {
+		case PingMessage:
+			c.obs.h.ping(c, DirectionSent, len(data))
+		case PongMessage:
+			c.obs.h.pong(c, DirectionSent, len(data))
+		}
+	}
 	return err
 }
 
@@ -193,6 +211,9 @@ func (c *Conn) writeControlLocked(op byte, data []byte, deadline time.Time) erro
 	}
 	putBuf(0, cbufp)
 	if op == CloseMessage && err == nil {
+		if o := c.obs; o != nil {
+			o.rec.note(CloseLocal, closeCode(data), "")
+		}
 		c.cl.sent.Store(true)
 		c.finishCloseLocked()
 	}

@@ -91,8 +91,10 @@ func (u *Upgrader) upgradeH2(w http.ResponseWriter, r *http.Request, responseHea
 		closeTimeout:    u.CloseTimeout,
 		subprotocol:     p.subprotocol,
 		deflate:         p.deflate,
+		hooks:           u.Hooks,
 	}, nil)
 	t.attach(c)
+	u.Hooks.handshakeAccepted(c, ProtocolH2, http.StatusOK, p.subprotocol, p.deflate.enabled)
 	if p.takeover {
 		go u.releaseTakeoverOnClose(c.cl.done.wait())
 	}

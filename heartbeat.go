@@ -201,6 +201,9 @@ func (h *Heartbeat) run() {
 // and the reason, bounded, then the socket is closed.
 func (h *Heartbeat) fail(err error) {
 	h.err = err
+	if errors.Is(err, ErrPongTimeout) {
+		h.c.obs.hooks().heartbeatTimeout(h.c, h.timeout)
+	}
 	reason := "no pong within " + h.timeout.String()
 	h.c.WriteControl(CloseMessage, FormatCloseMessage(CloseGoingAway, reason), time.Now().Add(heartbeatCloseWait))
 	h.c.Close()

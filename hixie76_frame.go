@@ -73,6 +73,9 @@ func (*hixie76) nextReader(c *Conn) (*messageReader, error) {
 			continue
 		}
 		c.rd.msgOpen, c.rd.msgType = true, TextMessage
+		if o := c.obs; o != nil {
+			o.readWire = 2 // 0x00 ... 0xFF
+		}
 		break
 	}
 	c.rd.cur ^= 1
@@ -219,6 +222,9 @@ func (c *Conn) hixieSkipText(validate bool) error {
 // discards whatever follows and closes the TCP connection.
 func (c *Conn) hixieCloseReceived() error {
 	c.cl.received.Store(true)
+	if o := c.obs; o != nil {
+		o.rec.note(ClosePeer, CloseNoStatusReceived, "")
+	}
 	var err error = &CloseError{Code: CloseNoStatusReceived}
 	if herr := c.CloseHandler()(CloseNoStatusReceived, ""); herr != nil {
 		err = herr
@@ -275,6 +281,9 @@ func (h *hixie76) writeClose(c *Conn, deadline time.Time) error {
 	err := c.writeLocked(b, nil)
 	if err == nil {
 		h.frameOpen = false
+		if o := c.obs; o != nil {
+			o.rec.note(CloseLocal, CloseNoStatusReceived, "")
+		}
 		c.cl.sent.Store(true)
 		c.finishCloseLocked()
 	}

@@ -402,3 +402,31 @@ func (r *closeRecord) event() CloseEvent {
 		Clean:     r.dirs.Load() == closeRecSent|closeRecReceived,
 	}
 }
+
+// connHooks is what a Conn with hooks keeps for them: the hooks, the close
+// record, and the byte counts of the messages in progress. A Conn without
+// hooks holds a nil pointer and pays one comparison per event.
+type connHooks struct {
+	h        *Hooks
+	rec      closeRecord
+	readWire int64 // header bytes of the data frames of the message being read
+	inflated int64 // payload bytes of the compressed message being read, inflated
+	written   int64 // payload bytes written through the open NextWriter
+	writeType int   // its message type
+}
+
+// hooks returns the Conn's hooks, or nil: the emit helpers are nil-safe.
+func (o *connHooks) hooks() *Hooks {
+	if o == nil {
+		return nil
+	}
+	return o.h
+}
+
+// closeCode is the code of a close frame's payload (1005 when empty).
+func closeCode(payload []byte) int {
+	if len(payload) < 2 {
+		return CloseNoStatusReceived
+	}
+	return int(payload[0])<<8 | int(payload[1])
+}

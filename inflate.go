@@ -241,6 +241,9 @@ func (c *Conn) readDeflate(r *messageReader, p []byte) (int, error) {
 			}
 			continue
 		}
+		if o := c.obs; o != nil {
+			o.inflated = z.out
+		}
 		z.finishInflate()
 		if err := c.endMessage(r); err != nil {
 			return 0, err

@@ -44,7 +44,23 @@ func NewPreparedMessage(messageType int, data []byte) (*PreparedMessage, error) 
 // it waits for a message being written by another goroutine; the frame is
 // shared, not copied.
 func (c *Conn) WritePreparedMessage(pm *PreparedMessage) error {
-	return c.fr.writePrepared(c, pm)
+	err := c.fr.writePrepared(c, pm)
+	if c.obs != nil && err == nil {
+		c.preparedWrittenHook(pm)
+	}
+	return err
+}
+
+// preparedWrittenHook reports prepared data messages written (hooks.go).
+//
+//go:noinline
+func (c *Conn) preparedWrittenHook(pms ...*PreparedMessage) {
+	for _, pm := range pms {
+		if pm.messageType == TextMessage || pm.messageType == BinaryMessage {
+			n := len(pm.data)
+			c.obs.h.messageWritten(c, pm.messageType, int64(n), int64(n+headerSize(n, c.isClient)), c.compressMessage(n))
+		}
+	}
 }
 
 func (*rfc6455) writePrepared(c *Conn, pm *PreparedMessage) error {
@@ -114,6 +130,9 @@ func (c *Conn) writePreparedBatch(pms []*PreparedMessage, frames *[][]byte) erro
 	if frames != nil {
 		clear(list)
 		*frames = list[:0]
+	}
+	if c.obs != nil && err == nil {
+		c.preparedWrittenHook(pms...)
 	}
 	return err
 }

@@ -72,7 +72,9 @@ func (c *Conn) QueuePreparedMessage(pm *PreparedMessage) error {
 		return err
 	}
 	if len(q.msgs) >= q.limit {
+		limit := q.limit
 		q.mu.Unlock()
+		c.obs.hooks().queueFull(c, limit)
 		return ErrQueueFull
 	}
 	q.msgs = append(q.msgs, pm)
@@ -270,6 +272,8 @@ func (c *Conn) sendQueued(w *writevState) {
 			_, err := rest.WriteTo(c.conn)
 			if err != nil {
 				c.wr.err = err
+			} else if c.obs != nil {
+				c.preparedWrittenHook(batch...)
 			}
 			c.releasePend()
 			c.wr.frameSem.release()
@@ -282,6 +286,9 @@ func (c *Conn) sendQueued(w *writevState) {
 	}
 	c.wr.frameSem.release()
 	c.wr.msgSem.release()
+	if c.obs != nil && err == nil {
+		c.preparedWrittenHook(batch...)
+	}
 	if q.done(batch, err) {
 		scheduleSend(c) // more came in meanwhile: back in line
 	}

@@ -200,7 +200,21 @@ func (c *Conn) endMessage(r *messageReader) error {
 	if c.rd.msgType == TextMessage && !c.rd.utf8.done() {
 		return c.fail(protocolError(CloseInvalidFramePayloadData, "text message ends inside a UTF-8 sequence"))
 	}
+	if o := c.obs; o != nil {
+		c.messageReadHook(o)
+	}
 	return nil
+}
+
+// messageReadHook reports a data message read to its end (hooks.go).
+//
+//go:noinline
+func (c *Conn) messageReadHook(o *connHooks) {
+	payload := c.rd.msgLen
+	if c.rd.f.deflate {
+		payload = o.inflated
+	}
+	o.h.messageRead(c, c.rd.msgType, payload, c.rd.msgLen+o.readWire, c.rd.f.deflate)
 }
 
 // discardMessage reads and drops the rest of the current message,
@@ -307,12 +321,18 @@ func (c *Conn) advanceFrame() error {
 			c.rd.msgOpen = true
 			c.rd.msgType = int(h.op)
 			c.rd.msgLen = 0
+			if o := c.obs; o != nil {
+				o.readWire, o.inflated = 0, 0
+			}
 			c.rd.f.deflate = h.rsv != 0 // only RSV1 passes h.check
 		}
 		if limit := c.rd.limit.Load(); limit > 0 && h.length > c.frameLimit(limit)-c.rd.msgLen {
 			return c.failLimit()
 		}
 		c.rd.msgLen += h.length
+		if o := c.obs; o != nil {
+			o.readWire += int64(headerSize(int(h.length), h.masked))
+		}
 		c.rd.f.remain = h.length
 		c.rd.f.fin = h.fin
 		c.rd.f.masked = h.masked
@@ -439,6 +459,7 @@ func (c *Conn) failWith(pe *ProtocolError, sticky error) error {
 		reason = reason[:maxControlPayload-2]
 	}
 	c.WriteControl(CloseMessage, FormatCloseMessage(pe.Code, reason), time.Now().Add(controlWriteWait))
+	c.obs.hooks().protocolError(c, pe.Code, pe)
 	c.Close()
 	return sticky
 }

@@ -364,10 +364,14 @@ func (u *Upgrader) newServerConn(netConn net.Conn, brw *bufio.ReadWriter, p *upg
 		closeTimeout:    u.CloseTimeout,
 		subprotocol:     p.subprotocol,
 		deflate:         p.deflate,
+		hooks:           u.Hooks,
 	}, pending)
+	proto := ProtocolRFC6455
 	if p.hixie != nil {
 		c.fr = new(hixie76)
+		proto = ProtocolHixie76
 	}
+	u.Hooks.handshakeAccepted(c, proto, http.StatusSwitchingProtocols, p.subprotocol, p.deflate.enabled)
 	if p.takeover {
 		go u.releaseTakeoverOnClose(c.cl.done.wait())
 	}
@@ -393,6 +397,7 @@ func dropBuffers(brw *bufio.ReadWriter) {
 // connection is closed after the answer (see Upgrade), including when
 // [Upgrader.Error] writes it.
 func (u *Upgrader) refuse(w http.ResponseWriter, r *http.Request, status int, reason error) error {
+	u.Hooks.handshakeRefused(r, status, reason)
 	err := HandshakeError{Status: status, message: reason.Error()}
 	if r.ProtoMajor == 1 {
 		// net/http closes the connection after a response that says so,

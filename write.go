@@ -336,7 +336,28 @@ func (c *Conn) flushPending() {
 // control message type is sent as with [Conn.WriteControl], bounded by the
 // write deadline. data is not retained.
 func (c *Conn) WriteMessage(messageType int, data []byte) error {
-	return c.fr.writeMessage(c, messageType, data)
+	err := c.fr.writeMessage(c, messageType, data)
+	if c.obs != nil && err == nil {
+		c.messageWrittenHook(messageType, len(data))
+	}
+	return err
+}
+
+// messageWrittenHook reports a data message written whole (hooks.go). The
+// bytes on the wire are the frame's; a compressed message reports its
+// payload there (its compressed size is not kept).
+//
+//go:noinline
+func (c *Conn) messageWrittenHook(messageType, n int) {
+	if messageType != TextMessage && messageType != BinaryMessage {
+		return
+	}
+	compressed := c.compressMessage(n)
+	wire := int64(n + headerSize(n, c.isClient))
+	if !c.fr.sharedFrames() {
+		wire = int64(n + 2) // hixie-76: 0x00 ... 0xFF
+	}
+	c.obs.h.messageWritten(c, messageType, int64(n), wire, compressed)
 }
 
 func (*rfc6455) writeMessage(c *Conn, messageType int, data []byte) error {
@@ -455,6 +476,9 @@ func (c *Conn) NextWriter(messageType int) (io.WriteCloser, error) {
 	w.bufClass = c.wr.class
 	w.n = writeReserve
 	w.initDeflate()
+	if o := c.obs; o != nil {
+		o.written, o.writeType = 0, messageType
+	}
 	return w, nil
 }
 
@@ -494,6 +518,9 @@ func (w *messageWriter) Write(p []byte) (int, error) {
 	if !w.active {
 		return 0, ErrWriterClosed
 	}
+	if o := w.c.obs; o != nil {
+		o.written += int64(len(p))
+	}
 	if w.lazy || w.deflate {
 		return w.writeDeflate(p)
 	}
@@ -525,7 +552,11 @@ func (w *messageWriter) ReadFrom(r io.Reader) (int64, error) {
 		return 0, ErrWriterClosed
 	}
 	if w.lazy || w.deflate {
-		return w.readFromDeflate(r)
+		n, err := w.readFromDeflate(r)
+		if o := w.c.obs; o != nil {
+			o.written += n
+		}
+		return n, err
 	}
 	if mr, ok := r.(*messageReader); ok && mr.c.rd.f.remain >= largeFrame {
 		w.growBuffer(mr.c.rd.f.remain)
@@ -541,6 +572,9 @@ func (w *messageWriter) ReadFrom(r io.Reader) (int64, error) {
 		w.n += n
 		total += int64(n)
 		if err == io.EOF {
+			if o := w.c.obs; o != nil {
+				o.written += total
+			}
 			return total, nil
 		}
 		if err != nil {
@@ -609,12 +643,29 @@ func (w *messageWriter) Close() error {
 	if !w.active {
 		return ErrWriterClosed
 	}
+	var err error
+	compressed := w.deflate || w.lazy && w.n-writeReserve >= w.threshold()
 	if w.lazy || w.deflate {
-		return w.closeDeflate()
+		err = w.closeDeflate()
+	} else {
+		err = w.flush(true)
+		w.release()
 	}
-	err := w.flush(true)
-	w.release()
+	if o := w.c.obs; o != nil {
+		w.writtenHook(o, compressed, err)
+	}
 	return err
+}
+
+// writtenHook reports the message the writer ended (hooks.go).
+//
+//go:noinline
+func (w *messageWriter) writtenHook(o *connHooks, compressed bool, err error) {
+	n := o.written
+	o.written = 0
+	if err == nil {
+		o.h.messageWritten(w.c, o.writeType, n, n+int64(headerSize(int(n), w.c.isClient)), compressed)
+	}
 }
 
 // release gives back the buffer and the message slot after the message

@@ -1,5 +1,3 @@
-//go:build hookse2e
-
 // The end-to-end check of -metrics: it passes once the library calls its
 // hooks (the call sites listed in hooks.go). Until then run it by hand:
 //
