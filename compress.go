@@ -179,6 +179,9 @@ func (w *messageWriter) threshold() int {
 
 // writeDeflate is messageWriter.Write when compression is possible.
 func (w *messageWriter) writeDeflate(p []byte) (int, error) {
+	if o := w.c.obs; o != nil {
+		o.written += int64(len(p))
+	}
 	if w.lazy {
 		if w.n-writeReserve+len(p) < w.threshold() {
 			w.n += copy(w.buf[w.n:], p)

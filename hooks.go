@@ -407,10 +407,10 @@ func (r *closeRecord) event() CloseEvent {
 // record, and the byte counts of the messages in progress. A Conn without
 // hooks holds a nil pointer and pays one comparison per event.
 type connHooks struct {
-	h        *Hooks
-	rec      closeRecord
-	readWire int64 // header bytes of the data frames of the message being read
-	inflated int64 // payload bytes of the compressed message being read, inflated
+	h         *Hooks
+	rec       closeRecord
+	readWire  int64 // header bytes of the data frames of the message being read
+	inflated  int64 // payload bytes of the compressed message being read, inflated
 	written   int64 // payload bytes written through the open NextWriter
 	writeType int   // its message type
 }
