@@ -247,3 +247,33 @@ func (hd *handlers) set(change func(*handlerSet)) {
 		}
 	}
 }
+
+// controlWriter is the writer NextWriter returns for a control message
+// type: it collects at most 125 bytes and sends them as one control frame
+// on Close, as [Conn.WriteControl] does, bounded by the write deadline.
+type controlWriter struct {
+	c      *Conn
+	typ    int
+	closed bool
+	n      int
+	buf    [maxControlPayload]byte
+}
+
+func (w *controlWriter) Write(p []byte) (int, error) {
+	if w.closed {
+		return 0, ErrWriterClosed
+	}
+	if len(p) > len(w.buf)-w.n {
+		return 0, errControlTooLong
+	}
+	w.n += copy(w.buf[w.n:], p)
+	return len(p), nil
+}
+
+func (w *controlWriter) Close() error {
+	if w.closed {
+		return ErrWriterClosed
+	}
+	w.closed = true
+	return w.c.WriteControl(w.typ, w.buf[:w.n], w.c.currentWriteDeadline())
+}
