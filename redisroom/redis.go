@@ -228,9 +228,15 @@ func (b *redisBackend) unblocker(stop <-chan struct{}) {
 // node catches up with what it missed.
 func (b *redisBackend) feed() {
 	h := b.h
-	stop := make(chan struct{})
-	defer close(stop)
-	go b.unblocker(stop)
+	stop, stopped := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(stopped)
+		b.unblocker(stop)
+	}()
+	defer func() {
+		close(stop)
+		<-stopped
+	}()
 	for {
 		conn := b.rdb.Conn()
 		err := b.serveConn(conn)
