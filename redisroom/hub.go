@@ -166,8 +166,9 @@ func New(cfg Config) *Hub {
 	return h
 }
 
-// Close stops the feed and waits for it (at most about a second while it
-// is blocked in XREAD). Connections are not closed: their owners do that
+// Close stops the feed and waits for it: at once when Redis answers (the
+// feed's XREAD is interrupted with CLIENT UNBLOCK), up to the XREAD's
+// block plus the client's read timeout when it does not. Connections are not closed: their owners do that
 // (see [websocket.ConnSet]); members left afterwards get no new lines.
 // Close does not close the Redis client.
 func (h *Hub) Close() error {

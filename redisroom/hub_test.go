@@ -285,3 +285,23 @@ func TestRedis_retainsAndReplays(t *testing.T) {
 	}
 	checkSame(t, [][]testMsg{got})
 }
+
+// TestRedis_newRoomWakesTheFeed: with the feed's XREAD blocking for a
+// minute, rooms joined while it is blocked are still read at once: the
+// join wakes it with CLIENT UNBLOCK.
+func TestRedis_newRoomWakesTheFeed(t *testing.T) {
+	old := feedBlock
+	feedBlock = time.Minute
+	t.Cleanup(func() { feedBlock = old })
+	srv := redistest.Start(t)
+	rdb := redis.NewClient(ClientOptions(srv.Addr))
+	t.Cleanup(func() { rdb.Close() })
+	addr := serve(t, New(Config{Redis: rdb, Node: "n"}))
+	for i := 0; i < 5; i++ {
+		c := dialRoom(t, addr, fmt.Sprint("wake", i), "")
+		c.send("hi")
+		if m := c.next(); m.Text != "hi" { // next waits 10 s, not a minute
+			t.Fatalf("room %d: %+v", i, m)
+		}
+	}
+}

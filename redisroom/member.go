@@ -34,7 +34,7 @@ type Member struct {
 	h      *Hub
 	room   *room
 	cursor ID   // the last line sent; the replay's until live, then room.mu's
-	gap    bool // since was given: check for trimmed lines first
+	gap    bool // lines after cursor were trimmed: send the notice first
 	conn   *websocket.Conn
 
 	mu    sync.Mutex // guards the byte ledger below and the queue's order
@@ -81,7 +81,7 @@ func (h *Hub) Join(ctx context.Context, room, since string) (*Member, error) {
 	}
 	m := &Member{h: h, room: r, cursor: last, failed: make(chan struct{})}
 	if since != "" {
-		m.cursor, m.gap = from, true
+		m.cursor = from
 	}
 	return m, nil
 }
@@ -192,8 +192,8 @@ func (m *Member) replay() {
 	}
 }
 
-// page fetches the next replayPage lines after the cursor, and first,
-// when since was given, checks whether lines after it were trimmed away.
+// page fetches the next replayPage lines after the cursor, and first
+// checks whether lines after it were trimmed away.
 func (m *Member) page() ([]entry, error) {
 	h := m.h
 	if h.down.Load() {
@@ -201,13 +201,14 @@ func (m *Member) page() ([]entry, error) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), h.cfg.Timeout)
 	defer cancel()
-	if m.gap {
-		_, trimmed, err := h.be.info(ctx, m.room.name, m.cursor)
-		if err = h.check(err); err != nil {
-			return nil, err
-		}
-		m.gap = trimmed
+	// Every page, not only the first: a client replaying more slowly
+	// than the room grows can fall MaxLen lines behind, and then it is
+	// told of the lines it lost rather than skipping them silently.
+	_, trimmed, err := h.be.info(ctx, m.room.name, m.cursor)
+	if err = h.check(err); err != nil {
+		return nil, err
 	}
+	m.gap = m.gap || trimmed
 	ents, err := h.be.after(ctx, m.room.name, m.cursor, replayPage)
 	return ents, h.check(err)
 }

@@ -13,10 +13,11 @@ import (
 // The feed's XREAD: at most feedCount lines per stream per call, blocking
 // at most feedBlock. The block only bounds how long a room added while
 // the wake-up below was lost waits; rooms are normally picked up at once.
-const (
-	feedCount = 512
-	feedBlock = time.Second
-)
+const feedCount = 512
+
+// feedBlock is a variable so that a test can make it long enough to show
+// that new rooms do not wait for it.
+var feedBlock = time.Second
 
 // ClientOptions returns go-redis options suited to a hub talking to the
 // Redis at addr: short dial, read and write timeouts (a lost Redis is
@@ -228,9 +229,15 @@ func (b *redisBackend) unblocker(stop <-chan struct{}) {
 // node catches up with what it missed.
 func (b *redisBackend) feed() {
 	h := b.h
-	stop := make(chan struct{})
-	defer close(stop)
-	go b.unblocker(stop)
+	stop, stopped := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(stopped)
+		b.unblocker(stop)
+	}()
+	defer func() {
+		close(stop)
+		<-stopped
+	}()
 	for {
 		conn := b.rdb.Conn()
 		err := b.serveConn(conn)

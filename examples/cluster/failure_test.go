@@ -241,23 +241,21 @@ func TestRedis_pausedNothingPostedLater(t *testing.T) {
 		again = ca.next(wait)
 		time.Sleep(100 * time.Millisecond)
 	}
+	noLostUntil(t, "b", cb, again.ID)
+	noLostUntil(t, "the room from 0", dial(t, b.addr, "pause", "0-0"), again.ID)
+}
+
+// noLostUntil reads c up to the line with id last and fails on any line
+// whose text starts with "lost" (a line that was refused).
+func noLostUntil(t *testing.T, who string, c *client, last string) {
+	t.Helper()
 	for {
-		m := cb.next(wait)
+		m := c.next(wait)
 		if strings.HasPrefix(m.Text, "lost") {
-			t.Fatalf("a refused line was appended later: %+v", m)
+			t.Fatalf("%s: a refused line was appended later: %+v", who, m)
 		}
-		if m.ID == again.ID {
-			break
-		}
-	}
-	all := dial(t, b.addr, "pause", "0-0")
-	for {
-		m := all.next(wait)
-		if strings.HasPrefix(m.Text, "lost") {
-			t.Fatalf("a refused line is in the room: %+v", m)
-		}
-		if m.ID == again.ID {
-			break
+		if m.ID == last {
+			return
 		}
 	}
 }
