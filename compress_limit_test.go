@@ -51,7 +51,9 @@ func TestCompress_readMessageGrowsOnce(t *testing.T) {
 			if err != nil || typ != TextMessage || !bytes.Equal(got, msg) {
 				t.Fatalf("ReadMessage: %v, %d bytes, equal %v", err, len(got), bytes.Equal(got, msg))
 			}
-			if alloc := after.total - before.total; n >= 200<<10 && alloc > uint64(len(msg))*5/2 {
+			// (Not under -race, whose build of slices.Grow allocates
+			// the growth twice.)
+			if alloc := after.total - before.total; !raceEnabled && n >= 200<<10 && alloc > uint64(len(msg))*5/2 {
 				t.Fatalf("allocated %d bytes for a %d-byte message", alloc, len(msg))
 			}
 			// The next message reads normally after one read ahead.
