@@ -99,10 +99,16 @@ func (z *deflateState) writeLevel(c *Conn) int {
 }
 
 // windowed reports whether messages at level must be cut into segments to
-// stay within the window the peer allows (levels 1 to 9 make
-// back-references; NoCompression and HuffmanOnly make none).
+// stay within the window the peer allows.
 func (z *deflateState) windowed(level int) bool {
-	return z.params.serverBits < 15 && level > 0
+	return z.params.serverBits < 15 && makesReferences(level)
+}
+
+// makesReferences reports whether compress/flate at level makes
+// back-references: every level but NoCompression and HuffmanOnly
+// (DefaultCompression, -1, is level 6).
+func makesReferences(level int) bool {
+	return level != flate.NoCompression && level != flate.HuffmanOnly
 }
 
 // ---- Write side ----
@@ -386,7 +392,7 @@ func (c *Conn) compressMessage(n int) bool {
 // bytes) to dst.
 func appendDeflate(dst, data []byte, level, bits int) []byte {
 	s := appendSink{b: dst}
-	if bits >= 15 || level <= 0 {
+	if bits >= 15 || !makesReferences(level) {
 		fw := getFlateWriter(level, &s)
 		fw.Write(data) // appendSink never fails
 		fw.Flush()

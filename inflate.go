@@ -301,8 +301,8 @@ type inflateAhead struct {
 // inflateGrow is how much ReadMessage grows its buffer by for a compressed
 // message, called when the buffer is full: the exact size of the rest of
 // the message, inflated ahead (1 when that failed: the next read reports
-// why).
-func (c *Conn) inflateGrow(have, want int) int {
+// why). What the buffer holds and the usual growth do not matter.
+func (c *Conn) inflateGrow(_, _ int) int {
 	z := c.pmd
 	if z.ahead != nil {
 		return max(z.ahead.held(), 1)
