@@ -18,12 +18,12 @@ import (
 // connection unless context takeover makes that unavoidable.
 // BenchmarkCompressConnMemory measures what an idle connection holds after
 // one compressed message each way (amd64, Go 1.26; a connection without
-// compression: about 1.6 KB):
+// compression: about 0.8 KB):
 //
 //   - Without context takeover (the default: the server answers
 //     server_no_context_takeover and client_no_context_takeover), flate
 //     writers and readers come from package-wide pools for the length of
-//     one message: +130 bytes per connection, the deflateState.
+//     one message: +144 bytes per connection, the deflateState.
 //   - With client context takeover (Upgrader.CompressionContextTakeover
 //     and a client that did not offer client_no_context_takeover), the
 //     connection keeps the last 2^client_max_window_bits bytes (32 KiB by
@@ -56,8 +56,8 @@ type deflateState struct {
 	sink   deflateSink
 	fw     *flate.Writer // the takeover writer, nil without takeover
 	fwLvl  int
-	resetW bool            // a message went out that fw's history does not include
-	lw     windowedDeflate // the message's segmenter, under a limited window
+	resetW bool             // a message went out that fw's history does not include
+	lw     *windowedDeflate // the message's segmenter, under a limited window (pooled)
 
 	// Read side, owned by the reading goroutine.
 	inf      *inflater // while a compressed message is being read
@@ -66,7 +66,7 @@ type deflateState struct {
 	win      []byte // inflate window kept for client context takeover
 	wpos     int    // next write position in win
 	wfull    bool
-	ahead    inflateAhead // ReadMessage's rest of the message
+	ahead    *inflateAhead // ReadMessage's rest of the message (pooled)
 }
 
 // initDeflate installs the negotiated extension on a new connection.
@@ -99,10 +99,16 @@ func (z *deflateState) writeLevel(c *Conn) int {
 }
 
 // windowed reports whether messages at level must be cut into segments to
-// stay within the window the peer allows (levels 1 to 9 make
-// back-references; NoCompression and HuffmanOnly make none).
+// stay within the window the peer allows.
 func (z *deflateState) windowed(level int) bool {
-	return z.params.serverBits < 15 && level > 0
+	return z.params.serverBits < 15 && makesReferences(level)
+}
+
+// makesReferences reports whether compress/flate at level makes
+// back-references: every level but NoCompression and HuffmanOnly
+// (DefaultCompression, -1, is level 6).
+func makesReferences(level int) bool {
+	return level != flate.NoCompression && level != flate.HuffmanOnly
 }
 
 // ---- Write side ----
@@ -212,6 +218,7 @@ func (w *messageWriter) startDeflate() error {
 	switch {
 	case z.windowed(level):
 		// Never with context takeover: see windowedDeflate.
+		z.lw = getWindowed()
 		w.fw = getFlateWriter(level, &z.lw.gate)
 		z.lw.start(w.fw, &z.sink, z.params.serverBits)
 	case z.params.serverNoTakeover:
@@ -245,7 +252,7 @@ func (w *messageWriter) startDeflate() error {
 // compress feeds p to the message's compressor, through the segmenter
 // under a limited window.
 func (w *messageWriter) compress(p []byte) (int, error) {
-	if lw := &w.c.pmd.lw; lw.fw != nil {
+	if lw := w.c.pmd.lw; lw != nil {
 		return lw.Write(p)
 	}
 	return w.fw.Write(p)
@@ -269,7 +276,10 @@ func (w *messageWriter) endDeflate(ok bool) {
 	}
 	w.fw = nil
 	z.sink.w = nil
-	z.lw.finish()
+	if z.lw != nil {
+		putWindowed(z.lw)
+		z.lw = nil
+	}
 }
 
 // readFromDeflate is messageWriter.ReadFrom when compression is possible.
@@ -385,19 +395,19 @@ func (c *Conn) compressMessage(n int) bool {
 // bytes) to dst.
 func appendDeflate(dst, data []byte, level, bits int) []byte {
 	s := appendSink{b: dst}
-	if bits >= 15 || level <= 0 {
+	if bits >= 15 || !makesReferences(level) {
 		fw := getFlateWriter(level, &s)
 		fw.Write(data) // appendSink never fails
 		fw.Flush()
 		putFlateWriter(level, fw)
 		return s.b[:len(s.b)-4]
 	}
-	d := new(windowedDeflate)
+	d := getWindowed()
 	fw := getFlateWriter(level, &d.gate)
 	d.start(fw, &s, bits)
 	d.writeWhole(data) // appendSink never fails
 	fw.Flush()
-	d.finish()
+	putWindowed(d)
 	putFlateWriter(level, fw)
 	return s.b[:len(s.b)-4]
 }

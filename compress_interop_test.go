@@ -73,7 +73,8 @@ func interopServer(t *testing.T, prog, script string, bits int) string {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	cmd := exec.CommandContext(ctx, prog, filepath.Join("testdata", "interop", script), fmt.Sprint(bits))
-	cmd.Stderr = os.Stderr
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr // shown only when the test fails
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -84,6 +85,9 @@ func interopServer(t *testing.T, prog, script string, bits int) string {
 	t.Cleanup(func() {
 		cancel()
 		cmd.Wait()
+		if t.Failed() {
+			t.Logf("%s stderr:\n%s", script, stderr.String())
+		}
 	})
 	port := make(chan string, 1)
 	go func() {
@@ -154,6 +158,7 @@ func interopDial(t *testing.T, addr string, bits int) {
 	if !bytes.Equal(got, msg) {
 		t.Fatal("echo differs")
 	}
+	c.WriteControl(CloseMessage, FormatCloseMessage(CloseNormalClosure, ""), time.Now().Add(time.Second))
 	t.Logf("1 MiB of text within a %d-byte window: %d bytes on the wire", 1<<bits, sent)
 	if sent > interopMax[bits] {
 		t.Errorf("%d bytes on the wire, want at most %d", sent, interopMax[bits])

@@ -3,6 +3,7 @@ package websocket
 import (
 	"compress/flate"
 	"io"
+	"sync"
 )
 
 // Small windows (RFC 7692 §7.1.2).
@@ -75,6 +76,23 @@ func (d *windowedDeflate) start(fw *flate.Writer, dst io.Writer, bits int) {
 	d.histSz = w / 4
 	d.seg = w - d.histSz
 	d.n = 0
+}
+
+var windowedPool sync.Pool
+
+// getWindowed returns a segmenter from the pool, for one message: an idle
+// connection holds none.
+func getWindowed() *windowedDeflate {
+	if d, _ := windowedPool.Get().(*windowedDeflate); d != nil {
+		return d
+	}
+	return new(windowedDeflate)
+}
+
+// putWindowed finishes d and returns it to the pool.
+func putWindowed(d *windowedDeflate) {
+	d.finish()
+	windowedPool.Put(d)
 }
 
 // finish forgets the compressor, which goes back to its owner, and gives

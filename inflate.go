@@ -191,10 +191,13 @@ func (c *Conn) readDeflate(r *messageReader, p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
-	if z.ahead.active {
+	if z.ahead != nil {
 		n, err := z.ahead.deliver(p)
-		if err == io.EOF {
-			r.eof = true // endMessage ran while inflating ahead
+		if err != nil {
+			z.dropAhead()
+			if err == io.EOF {
+				r.eof = true // endMessage ran while inflating ahead
+			}
 		}
 		return n, err
 	}
@@ -288,9 +291,9 @@ func (c *Conn) discardDeflate() error {
 var aheadClass = sizeClass(64<<10, 0)
 
 // inflateAhead holds the inflated rest of a message being read by
-// ReadMessage.
+// ReadMessage; deflateState.ahead points to one, from aheadPool, from the
+// moment the message is inflated ahead until its end is delivered.
 type inflateAhead struct {
-	active bool      // the rest of the message was inflated ahead
 	chunks []*[]byte // pooled chunks, full but for the last
 	fill   int       // bytes in the last chunk
 	next   int       // chunk being delivered
@@ -301,10 +304,10 @@ type inflateAhead struct {
 // inflateGrow is how much ReadMessage grows its buffer by for a compressed
 // message, called when the buffer is full: the exact size of the rest of
 // the message, inflated ahead (1 when that failed: the next read reports
-// why).
-func (c *Conn) inflateGrow(have, want int) int {
+// why). What the buffer holds and the usual growth do not matter.
+func (c *Conn) inflateGrow(_, _ int) int {
 	z := c.pmd
-	if z.ahead.active {
+	if z.ahead != nil {
 		return max(z.ahead.held(), 1)
 	}
 	return max(c.inflateAhead(), 1)
@@ -315,7 +318,10 @@ func (c *Conn) inflateGrow(have, want int) int {
 // fails) as it would have; its bytes and its end are then delivered by
 // readDeflate.
 func (c *Conn) inflateAhead() int {
-	a := &c.pmd.ahead
+	a, _ := aheadPool.Get().(*inflateAhead)
+	if a == nil {
+		a = new(inflateAhead)
+	}
 	r := messageReader{active: true} // takes endMessage's eof mark
 	n := 0
 	for {
@@ -336,13 +342,16 @@ func (c *Conn) inflateAhead() int {
 					a.fill = len(*a.chunks[len(a.chunks)-1])
 				}
 			}
-			a.active, a.err = true, err
+			a.err = err
 			if err != io.EOF {
 				// The message is lost; its error is sticky.
 				a.release()
-				a.active, a.err = true, err
+				a.err = err
 				n = 0
 			}
+			// Installed once the message is inflated: readDeflate
+			// delivers from it from then on.
+			c.pmd.ahead = a
 			return n
 		}
 	}
@@ -383,9 +392,16 @@ func (a *inflateAhead) deliver(p []byte) (int, error) {
 	if a.next < len(a.chunks) {
 		return n, nil
 	}
-	err := a.err
-	a.release()
-	return n, err
+	return n, a.err
+}
+
+var aheadPool sync.Pool
+
+// dropAhead returns the message's read-ahead state to its pool.
+func (z *deflateState) dropAhead() {
+	z.ahead.release()
+	aheadPool.Put(z.ahead)
+	z.ahead = nil
 }
 
 // release returns the chunks to the pool and forgets the message.
@@ -398,7 +414,7 @@ func (a *inflateAhead) release() {
 		a.chunks = nil // do not keep a long slice on an idle connection
 	}
 	a.chunks = a.chunks[:0]
-	a.active, a.fill, a.next, a.off, a.err = false, 0, 0, 0, nil
+	a.fill, a.next, a.off, a.err = 0, 0, 0, nil
 }
 
 // defaultDeflateReadLimit is the read limit of a connection that

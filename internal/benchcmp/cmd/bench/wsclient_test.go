@@ -7,6 +7,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -137,6 +138,18 @@ func TestAllServers(t *testing.T) {
 			})
 		}
 	}
+	t.Run("deflate", func(t *testing.T) {
+		for _, lib := range []string{"hybi", "hybi-rm", "gorilla", "gws", "coder"} {
+			if strings.HasPrefix(lib, "hybi") && os.Getenv("BENCHCMP_TAGS") == "nohybi" {
+				continue
+			}
+			for _, size := range []int{1 << 10, 100 << 10} {
+				if _, err := runOne(bin, cfg, lib, scenario{kind: "deflate", conns: 2, size: size, window: 1}, 0); err != nil {
+					t.Errorf("%s, %d bytes: %v", lib, size, err)
+				}
+			}
+		}
+	})
 	t.Run("text", func(t *testing.T) {
 		cfg := *cfg
 		cfg.opcode = opText
