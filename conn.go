@@ -97,6 +97,7 @@ type writeSide struct {
 	owner      atomic.Uintptr                // curg() of the goroutine open was handed to
 	level      atomic.Int32                  // flate level for compressed messages
 	pendN      atomic.Int32                  // len(pend), readable without frameSem
+	rare       atomic.Pointer[writeRare]     // parked pongs, a failure's cause (pong.go); nil until needed
 	compress   atomic.Bool                   // compress messages (when negotiated)
 	cur        uint8                         // writers[cur] is the current one
 
@@ -270,14 +271,21 @@ func (c *Conn) currentWriteDeadline() time.Time {
 // is [DefaultReadLimit] or [Upgrader.ReadLimit].
 func (c *Conn) SetReadLimit(limit int64) { c.rd.limit.Store(limit) }
 
-// Close closes the underlying connection at once, without the closing
-// handshake; blocked reads and writes return errors. Use
-// [Conn.CloseHandshake] to close gracefully. Close is idempotent: later
-// calls return the first call's result.
+// Close closes the underlying connection without the closing handshake;
+// blocked reads and writes return errors. Use [Conn.CloseHandshake] to
+// close gracefully. Frames held back by the write coalescing (see
+// [Conn.WriteMessage]) are written first, for at most 100 ms, so a message
+// WriteMessage accepted is not lost to it; a peer that does not read gets
+// the socket closed after that. Close is idempotent: later calls return
+// the first call's result, which is the error of a held frame's failed
+// write when there was one (it had been accepted and was lost).
 func (c *Conn) Close() error {
 	c.flushBeforeClose()
 	c.cl.once.Do(func() {
 		c.cl.err = c.conn.Close()
+		if cause := c.writeCause(); cause != nil {
+			c.cl.err = cause
+		}
 		c.cl.done.fire()
 		if o := c.obs; o != nil {
 			o.h.closed(c, o.rec.event())

@@ -5,8 +5,6 @@ package websocket
 // and WriteControl.
 
 import (
-	"errors"
-	"net"
 	"sync/atomic"
 	"time"
 )
@@ -82,18 +80,6 @@ func (c *Conn) PingHandler() func(appData string) error {
 		return c.defaultPingHandler
 	}
 	return h
-}
-
-func (c *Conn) defaultPingHandler(appData string) error {
-	err := c.WriteControl(PongMessage, []byte(appData), time.Now().Add(controlWriteWait))
-	if err == ErrCloseSent {
-		return nil
-	}
-	var ne net.Error
-	if errors.As(err, &ne) && ne.Timeout() {
-		return nil
-	}
-	return err
 }
 
 // ignorePong is the default pong handler: unsolicited pongs are allowed

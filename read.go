@@ -426,12 +426,25 @@ func (c *Conn) readFailed(err error) error {
 	if c.rd.err != nil {
 		return c.rd.err
 	}
-	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+	if cause := c.writeCause(); cause != nil {
+		// A write cut a frame and closed the connection: say so.
+		err = &writeCutError{cause: cause}
+	} else if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
 		err = errUnexpectedEOF()
 	}
 	c.setReadErr(err)
 	return err
 }
+
+// writeCutError is the read error of a connection that was closed because
+// a write failed in the middle of a frame.
+type writeCutError struct{ cause error }
+
+func (e *writeCutError) Error() string {
+	return "websocket: connection closed: a write failed inside a frame: " + e.cause.Error()
+}
+
+func (e *writeCutError) Unwrap() error { return e.cause }
 
 func (c *Conn) setReadErr(err error) {
 	if c.rd.err == nil {

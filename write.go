@@ -46,6 +46,15 @@ type messageWriter struct {
 // wait for a message being written by another goroutine to finish; a
 // control message type is sent as with [Conn.WriteControl], bounded by the
 // write deadline. data is not retained.
+//
+// Write coalescing: a small data message written while the connection's
+// read buffer still holds unread input from the peer (a pipelining peer)
+// may be held back for at most 1 ms, so that the answers to one read leave
+// in one write; WriteMessage then returns nil before its frame reached the
+// socket. The held frame goes out with the next write, when the reader is
+// about to wait for input, after 1 ms, or on Close. If that deferred write
+// fails, the connection is closed and the failure is returned by the next
+// write, the next read and Close.
 func (c *Conn) WriteMessage(messageType int, data []byte) error {
 	err := c.fr.writeMessage(c, messageType, data)
 	if c.obs != nil && err == nil {

@@ -78,6 +78,9 @@ func (c *Conn) acquireSlow(s *sema, deadline time.Time) error {
 	case <-timeout:
 		return errWriteTimeout
 	case <-c.cl.done.wait():
+		if cause := c.writeCause(); cause != nil {
+			return cause // a write cut a frame and closed the connection
+		}
 		return net.ErrClosed
 	}
 }
@@ -96,9 +99,8 @@ func (c *Conn) writeLocked(b, extra []byte) error {
 		if len(b) == 0 {
 			return nil
 		}
-		if _, err := c.conn.Write(b); err != nil {
-			c.wr.err = err
-			return err
+		if n, err := c.conn.Write(b); err != nil {
+			return c.writeFailed(err, n > 0 && n < len(b))
 		}
 		return nil
 	}
@@ -116,14 +118,14 @@ func (c *Conn) writeLockedVec(b, extra []byte) error {
 			iov = append(iov, p)
 		}
 	}
-	err := v.write(c.conn, iov)
+	n, err := v.write(c.conn, iov)
 	v.arr = [3][]byte{}
 	vecPool.Put(v)
 	c.releasePend()
 	if err != nil {
-		c.wr.err = err
+		return c.writeFailed(err, n > 0)
 	}
-	return err
+	return nil
 }
 
 // writeVecLocked writes the held frames and then frames[1:], with one
@@ -139,13 +141,13 @@ func (c *Conn) writeVecLocked(frames [][]byte) error {
 		bufs = frames
 	}
 	v := vecPool.Get().(*vec)
-	err := v.write(c.conn, bufs)
+	n, err := v.write(c.conn, bufs)
 	vecPool.Put(v)
 	c.releasePend()
 	if err != nil {
-		c.wr.err = err
+		return c.writeFailed(err, n > 0)
 	}
-	return err
+	return nil
 }
 
 // vec is scratch space for a writev: net.Buffers.WriteTo needs its receiver
@@ -159,18 +161,18 @@ type vec struct {
 var vecPool = sync.Pool{New: func() any { return new(vec) }}
 
 // write writes bufs to w, with one writev where w supports it.
-func (v *vec) write(w io.Writer, bufs [][]byte) error {
-	var err error
+func (v *vec) write(w io.Writer, bufs [][]byte) (int64, error) {
 	switch len(bufs) {
 	case 0:
+		return 0, nil
 	case 1:
-		_, err = w.Write(bufs[0])
-	default:
-		v.bufs = bufs
-		_, err = v.bufs.WriteTo(w)
-		v.bufs = nil
+		n, err := w.Write(bufs[0])
+		return int64(n), err
 	}
-	return err
+	v.bufs = bufs
+	n, err := v.bufs.WriteTo(w)
+	v.bufs = nil
+	return n, err
 }
 
 // releasePend gives back the buffer of held frames once they were written
@@ -293,8 +295,15 @@ func (c *Conn) flushPending() {
 	if !c.wr.frameSem.tryAcquire() {
 		return
 	}
+	var err error
 	if len(c.wr.pend) > 0 {
-		c.writeLocked(nil, nil)
+		err = c.writeLocked(nil, nil)
 	}
 	c.wr.frameSem.release()
+	if err != nil {
+		// Nobody waits for this write: a message that WriteMessage
+		// accepted is lost, so the connection ends, and the next read,
+		// write and Close report why.
+		c.failDeferred(err)
+	}
 }
