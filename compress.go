@@ -358,6 +358,9 @@ func (c *Conn) writeMessageDeflate(messageType int, data []byte) error {
 	if err != nil {
 		return err
 	}
+	if o := c.obs; o != nil {
+		o.quiet = true // WriteMessage reports this message itself
+	}
 	if _, err := w.Write(data); err != nil {
 		return err
 	}

@@ -413,6 +413,7 @@ type connHooks struct {
 	inflated  int64 // payload bytes of the compressed message being read, inflated
 	written   int64 // payload bytes written through the open NextWriter
 	writeType int   // its message type
+	quiet     bool  // the open writer serves WriteMessage, which reports
 }
 
 // hooks returns the Conn's hooks, or nil: the emit helpers are nil-safe.

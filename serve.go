@@ -71,6 +71,7 @@ func (u *Upgrader) UpgradeConn(nc net.Conn) (*Conn, *http.Request, error) {
 	r, err := p.readRequest()
 	if err != nil {
 		if re, ok := err.(*requestError); ok {
+			u.Hooks.handshakeRefused(nil, re.status, re)
 			return nil, nil, refuseConn(nc, re.status, re, timeout)
 		}
 		nc.Close() // the client went away or timed out: no answer

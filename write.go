@@ -197,7 +197,7 @@ func (c *Conn) NextWriter(messageType int) (io.WriteCloser, error) {
 	w.n = writeReserve
 	w.initDeflate()
 	if o := c.obs; o != nil {
-		o.written, o.writeType = 0, messageType
+		o.written, o.writeType, o.quiet = 0, messageType, false
 	}
 	return w, nil
 }
@@ -393,7 +393,7 @@ func (w *messageWriter) closeObserved() error {
 func (w *messageWriter) writtenHook(o *connHooks, compressed bool, err error) {
 	n := o.written
 	o.written = 0
-	if err == nil {
+	if err == nil && !o.quiet {
 		o.h.messageWritten(w.c, o.writeType, n, n+int64(headerSize(int(n), w.c.isClient)), compressed)
 	}
 }

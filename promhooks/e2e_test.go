@@ -1,5 +1,3 @@
-//go:build hookse2e
-
 // Real traffic through an Upgrader and a Dialer that both carry a
 // Collector's hooks. It passes once the library calls its hooks:
 //
