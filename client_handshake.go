@@ -86,6 +86,7 @@ func (d *Dialer) handshake(ctx context.Context, netConn net.Conn, hs *clientHand
 		}
 	}
 	if err := checkServerResponse(resp, hs.key, hs.offered); err != nil {
+		d.Hooks.handshakeRefused(hs.req, resp.StatusCode, err)
 		// Let the caller see why the server refused: up to 1 KiB of body.
 		body := make([]byte, 1024)
 		n, _ := io.ReadFull(resp.Body, body)
