@@ -19,6 +19,8 @@ var errNilPrepared = errors.New("websocket: nil *PreparedMessage")
 // holds before [Conn.QueuePreparedMessage] refuses more.
 const DefaultQueueLimit = 1024
 
+
+
 // sendQueue holds the messages queued for one connection and the state of
 // the goroutine that writes them. It is made on the first queued message,
 // so a connection that never queues pays one pointer for it.
@@ -29,6 +31,8 @@ type sendQueue struct {
 	frames  [][]byte           // the writer's frame list, reused
 	running bool               // a writer goroutine owns the queue's tail
 	limit   int
+	bytes   int // payload bytes of msgs and of the batch being written
+	maxB    int // the byte limit; 0: none
 	err     error // sticky: the write that failed
 }
 
@@ -52,9 +56,9 @@ type sendQueue struct {
 // close frame has gone out are dropped.
 //
 // QueuePreparedMessage never blocks and may be called from any goroutine.
-// It returns [ErrQueueFull] when [Conn.SetQueueLimit] messages are already
-// waiting (the message is not queued; a broadcaster usually closes such a
-// connection), and, once a queued write has failed, that write's error,
+// It returns [ErrQueueFull] when [Conn.SetQueueLimit] messages, or
+// [Conn.SetQueueByteLimit] bytes of payload, are already waiting (the
+// message is not queued; a broadcaster usually closes such a connection), and, once a queued write has failed, that write's error,
 // for this and every later call: the messages still waiting were dropped.
 // That includes a write deadline that passed while the queue waited for a
 // message being written directly (NextWriter) to end.
@@ -71,13 +75,14 @@ func (c *Conn) QueuePreparedMessage(pm *PreparedMessage) error {
 		q.mu.Unlock()
 		return err
 	}
-	if len(q.msgs) >= q.limit {
+	if len(q.msgs) >= q.limit || q.maxB > 0 && q.bytes > 0 && q.bytes+len(pm.data) > q.maxB {
 		limit := q.limit
 		q.mu.Unlock()
 		c.obs.hooks().queueFull(c, limit)
 		return ErrQueueFull
 	}
 	q.msgs = append(q.msgs, pm)
+	q.bytes += len(pm.data)
 	start := !q.running
 	q.running = true
 	q.mu.Unlock()
@@ -98,6 +103,26 @@ func (c *Conn) SetQueueLimit(n int) {
 	q := c.sendQueue()
 	q.mu.Lock()
 	q.limit = n
+	q.mu.Unlock()
+}
+
+// SetQueueByteLimit bounds the payload bytes that may wait in the
+// connection's send queue (see [Conn.QueuePreparedMessage]) besides the
+// message count of [Conn.SetQueueLimit]; n <= 0 removes the bound, which
+// is the default. With the count alone, 1,024 large messages may wait for
+// one slow reader (a broadcast shares each PreparedMessage between the
+// queues, so what a slow reader keeps alive is distinct data, up to 1,024
+// messages of it): a server that queues large messages should set this. A
+// message that would take the queue past the bound is refused with
+// [ErrQueueFull], unless the queue is empty. Messages already queued stay
+// queued. It may be called from any goroutine and does not block.
+func (c *Conn) SetQueueByteLimit(n int) {
+	if n < 0 {
+		n = 0
+	}
+	q := c.sendQueue()
+	q.mu.Lock()
+	q.maxB = n
 	q.mu.Unlock()
 }
 
@@ -145,14 +170,20 @@ func (q *sendQueue) take() []*PreparedMessage {
 // messages are waiting for the same writer; when it returns false the
 // queue has no writer any more.
 func (q *sendQueue) done(batch []*PreparedMessage, err error) bool {
+	n := 0
+	for _, pm := range batch {
+		n += len(pm.data)
+	}
 	clear(batch)
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	q.spare = batch[:0]
+	q.bytes -= n
 	if err != nil {
 		q.err = err
 		clear(q.msgs)
 		q.msgs = q.msgs[:0]
+		q.bytes = 0
 	}
 	if err != nil || len(q.msgs) == 0 {
 		q.running = false
