@@ -19,8 +19,6 @@ var errNilPrepared = errors.New("websocket: nil *PreparedMessage")
 // holds before [Conn.QueuePreparedMessage] refuses more.
 const DefaultQueueLimit = 1024
 
-
-
 // sendQueue holds the messages queued for one connection and the state of
 // the goroutine that writes them. It is made on the first queued message,
 // so a connection that never queues pays one pointer for it.
@@ -31,8 +29,8 @@ type sendQueue struct {
 	frames  [][]byte           // the writer's frame list, reused
 	running bool               // a writer goroutine owns the queue's tail
 	limit   int
-	bytes   int // payload bytes of msgs and of the batch being written
-	maxB    int // the byte limit; 0: none
+	bytes   int   // payload bytes of msgs and of the batch being written
+	maxB    int   // the byte limit; 0: none
 	err     error // sticky: the write that failed
 }
 

@@ -16,7 +16,9 @@ import (
 // queue drains, messages are accepted again, and nothing refused is sent.
 func TestQueue_byteLimitRefuses(t *testing.T) {
 	t.Parallel()
-	big := func(b byte) *PreparedMessage { return prepared(t, BinaryMessage, string(bytes.Repeat([]byte{b}, 1000))) }
+	big := func(b byte) *PreparedMessage {
+		return prepared(t, BinaryMessage, string(bytes.Repeat([]byte{b}, 1000)))
+	}
 	done := make(chan error, 1)
 	addr := serve(t, &Upgrader{}, func(c *Conn) {
 		done <- func() error {
