@@ -235,6 +235,8 @@ func (c *Conn) NetConn() net.Conn { return c.conn }
 
 // UnderlyingConn returns the underlying connection; the same as
 // [Conn.NetConn], kept for gorilla compatibility.
+//
+// Deprecated: Use [Conn.NetConn] instead, as in gorilla.
 func (c *Conn) UnderlyingConn() net.Conn { return c.conn }
 
 // SetReadDeadline sets the deadline for reads on the socket, which bounds
