@@ -290,17 +290,26 @@ type CloseError struct {
 	// Code is the status code the peer sent.
 	Code int
 
-	// Text is the reason the peer gave, possibly empty. It is valid UTF-8.
+	// Text is the reason the peer gave, exactly as sent, possibly empty.
+	// It is valid UTF-8 (RFC 6455 §5.5.1; an invalid reason fails the
+	// connection with 1007 instead) but otherwise the peer's choice:
+	// newlines, terminal escapes, bidi controls. Quote or sanitize it
+	// before it reaches a log or a terminal; Error does.
 	Text string
 }
 
+// Error returns "websocket: close CODE (NAME)" followed, when the peer gave
+// a reason, by ": " and the reason quoted as [strconv.Quote] does, so that
+// control characters a peer chose arrive in a log escaped
+// (`websocket: close 1000 (normal): "bye\n"`). gorilla prints the reason
+// raw; programs that need the text use Text, not Error.
 func (e *CloseError) Error() string {
 	s := "websocket: close " + strconv.Itoa(e.Code)
 	if name := closeCodeName(e.Code); name != "" {
 		s += " (" + name + ")"
 	}
 	if e.Text != "" {
-		s += ": " + e.Text
+		s += ": " + strconv.Quote(e.Text)
 	}
 	return s
 }
