@@ -94,10 +94,12 @@
 // (its Text exactly as sent; Error quotes it, so that a peer cannot put
 // newlines or terminal escapes into a log line). When the peer breaks the
 // protocol the connection is failed: the reader gets a [*ProtocolError]
-// carrying the close code that was sent (1002, 1007, 1009, ...), and every
-// later read the same error. Errors wrap with %w; [IsCloseError] and
+// carrying the close code that was sent (1002, 1007, ...), and every later
+// read the same error; a message past the read limit gets 1009 and
+// [ErrReadLimit]. Errors wrap with %w; [IsCloseError] and
 // [IsUnexpectedCloseError] use errors.As, so wrapped errors match. A
-// refused handshake is a [HandshakeError] with its HTTP status. Misuse
+// request Upgrade refuses yields a [HandshakeError] with its HTTP status; a
+// Dialer whose server refuses returns [ErrBadHandshake], as gorilla's. Misuse
 // returns an error; the package never panics on behalf of a peer or a
 // caller (gorilla panics on concurrent writes and on the 1000th read of a
 // failed connection).

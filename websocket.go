@@ -162,9 +162,11 @@ func closeCodeName(code int) string {
 }
 
 // ProtocolError reports that the peer broke the protocol and the
-// connection was failed (RFC 6455 §7.1.7): the server sent a close message
-// with Code (1002 for a framing error, 1007 for invalid UTF-8, ...) and
-// closed the socket. Every later read returns the same error.
+// connection was failed (RFC 6455 §7.1.7): a close message with Code (1002
+// for a framing error, 1007 for invalid UTF-8 or corrupt compressed data,
+// ...) was sent to the peer and the socket closed. Every later read returns
+// the same error. (A message past the read limit is failed with 1009 too,
+// but reported as [ErrReadLimit].)
 type ProtocolError struct {
 	// Code is the close status code sent to the peer.
 	Code int
@@ -207,8 +209,10 @@ func IsUnexpectedCloseError(err error, expectedCodes ...int) bool {
 	return true
 }
 
-// HandshakeError describes why an opening handshake was refused. Upgrade
-// returns it after answering the client with Status.
+// HandshakeError describes why an opening handshake was refused.
+// [Upgrader.Upgrade] and [Upgrader.UpgradeConn] return it after answering
+// the client with Status. (A [Dialer] whose server refused reports
+// [ErrBadHandshake] instead, with the response, as gorilla's does.)
 type HandshakeError struct {
 	// Status is the HTTP status sent to the client (400, 403, 405, 426,
 	// 500, ...).
