@@ -54,7 +54,8 @@
 // messages; [Conn.NextReader] and [Conn.NextWriter] stream a message of any
 // size through an [io.Reader] or [io.WriteCloser] without holding it in
 // memory. The peer may split a message into frames; the reader hides the
-// framing. [ReadJSON], [WriteJSON] and [JoinMessages] are gorilla's helpers.
+// framing. [Conn.ReadJSON] and [Conn.WriteJSON] move one JSON value per
+// message, and [JoinMessages] reads messages as one stream, as in gorilla.
 //
 // Incoming text is validated as UTF-8 while it streams: an invalid sequence
 // fails the connection with close code 1007 as soon as the offending bytes
