@@ -434,7 +434,7 @@ func TestIsCloseError_wrapped(t *testing.T) {
 	if IsCloseError(errors.New("x"), CloseGoingAway) {
 		t.Fatal("plain error matched")
 	}
-	if got := (&CloseError{Code: 1001, Text: "bye"}).Error(); got != "websocket: close 1001 (going away): bye" {
+	if got := (&CloseError{Code: 1001, Text: "bye"}).Error(); got != `websocket: close 1001 (going away): "bye"` {
 		t.Fatalf("Error() = %q", got)
 	}
 }

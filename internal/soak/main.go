@@ -37,7 +37,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 )
 
@@ -106,21 +105,6 @@ func main() {
 	if !rep.ok() {
 		os.Exit(1)
 	}
-}
-
-// raiseOpenFileLimit raises the soft RLIMIT_NOFILE to the hard limit and
-// returns the soft limit in force.
-func raiseOpenFileLimit() uint64 {
-	var rl syscall.Rlimit
-	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl); err != nil {
-		return 1024
-	}
-	if rl.Cur < rl.Max {
-		rl.Cur = rl.Max
-		syscall.Setrlimit(syscall.RLIMIT_NOFILE, &rl)
-		syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl)
-	}
-	return rl.Cur
 }
 
 // fdReserve is the descriptors a process keeps for itself beyond its
