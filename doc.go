@@ -75,9 +75,15 @@
 // handled by the goroutine that reads: call one of the read methods in a
 // loop for as long as the connection lives, even if the application ignores
 // what the peer sends, or pings will go unanswered and the closing
-// handshake will not complete. The default ping handler answers each ping,
-// from the reading goroutine, with a pong carrying the same payload,
-// written with a 1 s deadline; the default pong handler does nothing; the
+// handshake will not complete. The default ping handler answers each ping
+// with a pong carrying the same payload without blocking the reader: the
+// pong is held with the frames waiting to be written and goes out, in
+// order, with the next write or within 1 ms; when the socket takes no more
+// (a peer that pings and does not read), the pongs wait in a bounded
+// buffer written by one goroutine once the socket is free, and only the
+// most recent are kept (RFC 6455 §5.5.3), so no deadline ever cuts a pong
+// and a ping flood costs no memory beyond that buffer (16 KiB). The
+// default pong handler does nothing; the
 // default close handler echoes the peer's close code, after which the
 // server closes the TCP connection (RFC 6455 §7.1.1). Replace them with
 // [Conn.SetPingHandler], [Conn.SetPongHandler] and [Conn.SetCloseHandler].
@@ -177,10 +183,10 @@
 // tests hold it to; larger state belongs in a struct on the heap): the
 // library's paths from a read or write down to the socket are kept shallow
 // for that, since a stack that grew never shrinks back while the connection
-// waits. Answering a peer's ping is the exception: the pong is written
-// beneath the read, and that path grows the goroutine to 4 KiB (about
-// 2 KiB more per connection whose peer pings; a server's own pings, see
-// [StartHeartbeat], do not). Slices returned by ReadMessage belong to the
+// waits. Answering a peer's ping is the exception: handling it beneath the
+// read (the payload's copy, the held pong's timer) grows the goroutine to
+// 4 KiB (about 2 KiB more per connection whose peer pings; a server's own
+// pings, see [StartHeartbeat], do not). Slices returned by ReadMessage belong to the
 // caller; slices passed to write methods are not retained after the method
 // returns.
 //

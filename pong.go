@@ -111,7 +111,7 @@ func (c *Conn) holdPong(appData string) bool {
 	}
 	c.wr.pend = c.appendPong(c.wr.pend, appData)
 	c.wr.pendN.Store(int32(len(c.wr.pend)))
-	c.armFlush()
+	c.armFlush() // written within 1 ms even if the reader does not wait
 	return true
 }
 

@@ -245,11 +245,20 @@ func (c *Conn) deferFrame(frame []byte) bool {
 
 // armFlush has the held frames written within coalesceDelay. The caller
 // holds frameSem.
-func (c *Conn) armFlush() {
+func (c *Conn) armFlush() { c.resetFlush(coalesceDelay) }
+
+// resetFlush has the flush timer fire after d, making it on first use.
+//
+//go:noinline
+func (c *Conn) resetFlush(d time.Duration) {
 	if t := c.wr.flushTimer.Load(); t != nil {
-		t.Reset(coalesceDelay)
-	} else {
-		c.wr.flushTimer.Store(time.AfterFunc(coalesceDelay, c.flushPending))
+		t.Reset(d)
+		return
+	}
+	t := time.AfterFunc(d, c.flushPending)
+	if !c.wr.flushTimer.CompareAndSwap(nil, t) { // kickFlush and armFlush raced
+		t.Stop()
+		c.wr.flushTimer.Load().Reset(d)
 	}
 }
 
@@ -259,9 +268,7 @@ func (c *Conn) armFlush() {
 // with it).
 func (c *Conn) kickFlush() {
 	if c.wr.pendN.Load() != 0 {
-		if t := c.wr.flushTimer.Load(); t != nil {
-			t.Reset(0)
-		}
+		c.resetFlush(0)
 	}
 }
 
