@@ -116,7 +116,8 @@ type closeState struct {
 	received atomic.Bool // the peer's close frame arrived
 	done     doneSignal  // fired when the transport is closed
 	once     sync.Once
-	err      error // the transport's Close result, set inside once
+	failed   atomic.Bool // a write failure closed it (pong.go): reads report it even with bytes buffered
+	err      error       // the transport's Close result, set inside once
 }
 
 // connConfig carries the Upgrader's settings to newConn.

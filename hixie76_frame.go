@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"io"
 	"math"
+	"net"
 	"time"
 	"unicode/utf8"
 )
@@ -36,6 +37,9 @@ func (*hixie76) canPing() bool      { return false }
 func (*hixie76) nextReader(c *Conn) (*messageReader, error) {
 	if c.rd.err != nil {
 		return nil, c.rd.err
+	}
+	if c.cl.failed.Load() {
+		return nil, c.readFailed(net.ErrClosed) // reports the write failure
 	}
 	c.rd.readers[c.rd.cur].active = false
 	if c.rd.msgOpen {

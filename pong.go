@@ -209,12 +209,7 @@ func (c *Conn) writeFailed(err error, partial bool) error {
 	}
 	c.releasePend()
 	if partial {
-		r := c.writeRare()
-		r.mu.Lock()
-		if r.cause == nil {
-			r.cause = err
-		}
-		r.mu.Unlock()
+		c.recordFailure(err)
 		c.conn.Close() // Close's own path would try to flush first
 		c.Close()
 	}
@@ -224,13 +219,20 @@ func (c *Conn) writeFailed(err error, partial bool) error {
 // failDeferred ends the connection after a held frame failed to go out
 // (see the write coalescing in write_socket.go).
 func (c *Conn) failDeferred(err error) {
+	c.recordFailure(err)
+	c.Close()
+}
+
+// recordFailure makes err the reason the connection ended, reported by
+// every later read, write and Close.
+func (c *Conn) recordFailure(err error) {
 	r := c.writeRare()
 	r.mu.Lock()
 	if r.cause == nil {
 		r.cause = err
 	}
 	r.mu.Unlock()
-	c.Close()
+	c.cl.failed.Store(true)
 }
 
 // writeCause returns the failed write that closed the connection, if any.

@@ -3,6 +3,7 @@ package websocket
 import (
 	"errors"
 	"io"
+	"net"
 	"slices"
 	"strconv"
 	"time"
@@ -297,6 +298,9 @@ func (c *Conn) readPayload(p []byte) (int, error) {
 // middle of a fragmented message), and checks the fragmentation rules.
 func (c *Conn) advanceFrame() error {
 	for {
+		if c.cl.failed.Load() {
+			return c.readFailed(net.ErrClosed) // reports the write failure
+		}
 		h, err := c.readHeader()
 		if err != nil {
 			return err
@@ -437,11 +441,12 @@ func (c *Conn) readFailed(err error) error {
 }
 
 // writeCutError is the read error of a connection that was closed because
-// a write failed in the middle of a frame.
+// a write failed: in the middle of a frame, or the write of a frame held
+// back after WriteMessage had returned.
 type writeCutError struct{ cause error }
 
 func (e *writeCutError) Error() string {
-	return "websocket: connection closed: a write failed inside a frame: " + e.cause.Error()
+	return "websocket: connection closed after a failed write: " + e.cause.Error()
 }
 
 func (e *writeCutError) Unwrap() error { return e.cause }

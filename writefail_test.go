@@ -3,6 +3,7 @@ package websocket
 import (
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"testing"
@@ -47,5 +48,47 @@ func TestWrite_deadlineCutsFrame_connectionClosedAndReported(t *testing.T) {
 	n, _ := io.Copy(io.Discard, nc)
 	if n <= 10 || n >= 64<<20+10 {
 		t.Fatalf("client got %d bytes, want a cut frame", n)
+	}
+}
+
+// A frame held back by the write coalescing (WriteMessage returned nil)
+// that then fails to go out ends the connection, and the failure is
+// returned by the next write, the next read (even with a message still
+// buffered) and Close (issue 16).
+func TestWrite_deferredWriteFailure_surfacesOnWriteReadAndClose(t *testing.T) {
+	t.Parallel()
+	for _, next := range []string{"write", "read", "Close"} {
+		t.Run(next, func(t *testing.T) {
+			server, client := net.Pipe() // unbuffered: the held frame's write blocks
+			defer client.Close()
+			var pending []byte
+			for _, m := range []string{"one", "two"} {
+				pending = wstest.AppendFrame(pending, wstest.Msg(wstest.OpText, []byte(m)))
+			}
+			c := newConn(server, connConfig{}, pending)
+			defer c.Close()
+			if _, p, err := c.ReadMessage(); err != nil || string(p) != "one" {
+				t.Fatalf("ReadMessage = %q, %v", p, err)
+			}
+			c.SetWriteDeadline(time.Now().Add(50 * time.Millisecond))
+			// "two" is buffered, so this answer is held back, and WriteMessage
+			// returns before it reaches the socket.
+			if err := c.WriteMessage(TextMessage, []byte("answer")); err != nil {
+				t.Fatalf("WriteMessage = %v, want nil (held back)", err)
+			}
+			waitFor(t, "the held frame's write to fail", func() bool { return c.cl.failed.Load() })
+			var err error
+			switch next {
+			case "write":
+				err = c.WriteMessage(TextMessage, []byte("more"))
+			case "read":
+				_, _, err = c.ReadMessage()
+			case "Close":
+				err = c.Close()
+			}
+			if !errors.Is(err, os.ErrDeadlineExceeded) {
+				t.Fatalf("the next %s: %v, want the held frame's write error", next, err)
+			}
+		})
 	}
 }
