@@ -5,9 +5,10 @@ import "time"
 // framing is the seam between a Conn and the protocol spoken on its byte
 // stream once the handshake is done (ARCHITECTURE.md). Two implement it:
 // rfc6455 (read.go, write.go, control.go, prepared.go), whose read state
-// is Conn.rd.f, and *hixie76 (hixie76_frame.go), which holds its own. The
-// handshake picks one (newConn makes RFC 6455 connections; the hixie-76
-// handshake swaps in its framing before the Conn is handed out); nothing
+// is Conn.rd.f, and the legacy draft-76 framing, in a file of its own,
+// which holds its own. The handshake picks one (newConn makes RFC 6455
+// connections; the draft-76 handshake swaps in its framing before the Conn
+// is handed out); nothing
 // on the data path asks which protocol it is.
 //
 // Every method is called by the Conn method of the same purpose, with the
@@ -42,6 +43,9 @@ type framing interface {
 	sharedFrames() bool
 	// canPing reports whether ping and pong messages exist.
 	canPing() bool
+	// wireSize is the size on the wire of a message of n payload bytes
+	// sent whole (for the hooks' byte counts).
+	wireSize(n int, client bool) int
 }
 
 // rfc6455 is the framing of RFC 6455 (with RFC 7692 compression). It has
@@ -55,3 +59,5 @@ var rfc6455Framing = new(rfc6455)
 
 func (*rfc6455) sharedFrames() bool { return true }
 func (*rfc6455) canPing() bool      { return true }
+
+func (*rfc6455) wireSize(n int, client bool) int { return headerSize(n, client) + n }

@@ -26,6 +26,9 @@ type hixie76 struct {
 func (*hixie76) sharedFrames() bool { return false }
 func (*hixie76) canPing() bool      { return false }
 
+// wireSize: 0x00, the text, 0xFF.
+func (*hixie76) wireSize(n int, _ bool) int { return n + 2 }
+
 // --- Reading (draft-76 §5.3) ---
 
 // nextReader is NextReader for a hixie-76 conn: it discards the rest

@@ -73,11 +73,7 @@ func (c *Conn) messageWrittenHook(messageType, n int) {
 		return
 	}
 	compressed := c.compressMessage(n)
-	wire := int64(n + headerSize(n, c.isClient))
-	if !c.fr.sharedFrames() {
-		wire = int64(n + 2) // hixie-76: 0x00 ... 0xFF
-	}
-	c.obs.h.messageWritten(c, messageType, int64(n), wire, compressed)
+	c.obs.h.messageWritten(c, messageType, int64(n), int64(c.fr.wireSize(n, c.isClient)), compressed)
 }
 
 func (*rfc6455) writeMessage(c *Conn, messageType int, data []byte) error {
