@@ -105,7 +105,9 @@ func (c *Conn) ReadMessage() (messageType int, p []byte, err error) {
 	messageType = c.rd.msgType
 	switch {
 	case c.rd.f.deflate:
-		p, err = c.readGrow(rd, nil)
+		// Inflated straight into the result as far as the compressed
+		// frame's size (up to 64 KiB), the rest inflated ahead (inflate.go).
+		p, err = c.readGrow(rd, make([]byte, 0, min(c.rd.f.remain, directMax)))
 	case c.rd.f.fin && c.rd.f.remain <= directMax:
 		// One frame of known, modest size: read into the result itself.
 		p, err = c.readGrow(rd, make([]byte, 0, c.rd.f.remain))
