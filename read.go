@@ -90,9 +90,12 @@ func (*rfc6455) nextReader(c *Conn) (*messageReader, error) {
 }
 
 // ReadMessage reads the next data message whole. It is NextReader followed
-// by reading the reader to its end; p is a new slice owned by the caller.
-// Memory grows with the bytes that actually arrive, never past the read
-// limit.
+// by reading the reader to its end; p is a new slice owned by the caller,
+// allocated once at the message's size (for an uncompressed message, the
+// only allocation). Memory grows with the bytes that actually arrive,
+// never past the read limit: a message over 64 KiB, or in several frames,
+// is collected in pooled buffers first and copied into p at its end. It
+// blocks as NextReader does; one goroutine may read at a time.
 func (c *Conn) ReadMessage() (messageType int, p []byte, err error) {
 	if err := c.lockRead(); err != nil {
 		return 0, nil, err
