@@ -96,7 +96,7 @@ type benchClient struct {
 	hb   [maxHeaderSize]byte
 }
 
-func dialBench(b *testing.B, addr string, payload int) *benchClient {
+func dialBench(b testing.TB, addr string, payload int) *benchClient {
 	conn, err := net.Dial("tcp", addr)
 	if err != nil {
 		b.Fatal(err)
@@ -125,7 +125,7 @@ func dialBench(b *testing.B, addr string, payload int) *benchClient {
 
 // roundTrip sends the frame and reads one echoed message of the same size
 // (possibly fragmented by the server).
-func (c *benchClient) roundTrip(b *testing.B) {
+func (c *benchClient) roundTrip(b testing.TB) {
 	if _, err := c.conn.Write(c.out); err != nil {
 		b.Fatal(err)
 	}
@@ -153,7 +153,7 @@ func (c *benchClient) roundTrip(b *testing.B) {
 	}
 }
 
-func benchServer(b *testing.B, handler func(c *Conn)) string {
+func benchServer(b testing.TB, handler func(c *Conn)) string {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c, err := (&Upgrader{}).Upgrade(w, r, nil)
 		if err != nil {

@@ -43,7 +43,7 @@ func main() {
 	log.SetPrefix("bench: ")
 	var (
 		quick      = flag.Bool("quick", false, "short run (about a minute): 1 rep, fewer messages, fewer scenarios")
-		libs       = flag.String("libs", "hybi,hybi-http,gorilla,gobwas,gws,coder,ref", "comma-separated libraries (cmd/server -lib values)")
+		libs       = flag.String("libs", "hybi,hybi-http,hybi-rm,gorilla,gobwas,gws,coder,ref", "comma-separated libraries (cmd/server -lib values)")
 		scenarios  = flag.String("scenarios", "echo,pipeline,deflate,broadcast,upgrade,idle", "comma-separated scenario kinds")
 		connsF     = flag.String("conns", "1,64,1000", "echo connection counts")
 		sizesF     = flag.String("sizes", "16,1k,64k,1m", "echo payload sizes")
