@@ -1,7 +1,7 @@
 // Real traffic through an Upgrader and a Dialer that both carry a
-// Collector's hooks. It passes once the library calls its hooks:
+// Collector's hooks. Alone:
 //
-//	cd promhooks && go test -race -count=1 -tags hookse2e -run TestCollector_endToEnd .
+//	cd promhooks && go test -race -count=1 -run TestCollector_endToEnd .
 
 package promhooks
 

@@ -1,7 +1,8 @@
-// The end-to-end check of -metrics: it passes once the library calls its
-// hooks (the call sites listed in hooks.go). Until then run it by hand:
+// The end-to-end check of -metrics: known traffic against the real binary,
+// and the exact expvar map it must publish. It runs with the test command;
+// alone:
 //
-//	go test -race -count=1 -tags hookse2e -run TestMetrics_endToEnd ./examples/echo/
+//	go test -race -count=1 -run TestMetrics_endToEnd ./examples/echo/
 
 package main
 
