@@ -325,7 +325,9 @@ type handlerCall struct {
 
 func runHandler(hc *handlerCall) {
 	defer endHandler(hc)
-	hc.handler(hc.c, hc.r)
+	r := hc.r
+	hc.r = nil // hc lives as long as the connection; the request need not
+	hc.handler(hc.c, r)
 }
 
 // endHandler closes the connection once its handler has returned or
