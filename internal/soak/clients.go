@@ -233,71 +233,8 @@ func (cs *clientSet) exchange(id int, c wsConn, deadline time.Time) error {
 	var closing atomic.Bool
 	serverClose := serverCloses(id)
 
-	go func() {
-		readerDone <- func() error {
-			for {
-				ev, err := c.readEvent()
-				if err != nil {
-					return fmt.Errorf("read: %w", err)
-				}
-				switch ev.kind {
-				case evData:
-					var want []byte
-					select {
-					case want = <-dataQ:
-					default:
-						return fmt.Errorf("unexpected message of %d bytes", len(ev.payload))
-					}
-					if !bytes.Equal(ev.payload, want) {
-						seq, _, _ := parseHeader(want)
-						detail := checkMessage(ev.payload, seq)
-						return fmt.Errorf("echo of message %d (%d bytes) differs (%d bytes back): %v", seq, len(want), len(ev.payload), detail)
-					}
-					st.verified.Add(1)
-					st.bytesVer.Add(int64(len(ev.payload)))
-				case evPong:
-					var want []byte
-					select {
-					case want = <-pongQ:
-					default:
-						return fmt.Errorf("unexpected pong %q", ev.payload)
-					}
-					if !bytes.Equal(ev.payload, want) {
-						return fmt.Errorf("pong %q, want %q", ev.payload, want)
-					}
-					st.pongs.Add(1)
-				case evClose:
-					if !closing.Load() {
-						return fmt.Errorf("close %d %q before the close phase", ev.code, ev.reason)
-					}
-					wantCode, wantReason := 1000, ""
-					if hixie {
-						wantCode = 1005
-					} else if serverClose {
-						wantReason = "soak done"
-					}
-					if ev.code != wantCode || ev.reason != wantReason {
-						return fmt.Errorf("close %d %q, want %d %q", ev.code, ev.reason, wantCode, wantReason)
-					}
-					if serverClose {
-						if err := c.writeClose(1000, ""); err != nil {
-							return fmt.Errorf("answering the server's close: %w", err)
-						}
-					}
-					if err := c.expectEOF(); err != nil {
-						return err
-					}
-					if serverClose {
-						st.serverCloses.Add(1)
-					} else {
-						st.clientCloses.Add(1)
-					}
-					return nil
-				}
-				acks <- struct{}{}
-			}
-		}()
-	}()
+	x := &echoState{dataQ: dataQ, pongQ: pongQ, acks: acks, closing: &closing, hixie: hixie, serverClose: serverClose}
+	go func() { readerDone <- cs.readEchoes(c, x) }()
 
 	wait := func(outstanding int) error {
 		timer := time.NewTimer(cfg.Timeout)
@@ -370,5 +307,81 @@ func (cs *clientSet) exchange(id int, c wsConn, deadline time.Time) error {
 		return err
 	case <-time.After(cfg.Timeout):
 		return fmt.Errorf("close not completed within %v", cfg.Timeout)
+	}
+}
+
+// echoState is what exchange's reader checks the server's frames against.
+type echoState struct {
+	dataQ, pongQ chan []byte   // messages and pings sent, in order, awaiting their answer
+	acks         chan struct{} // one per answer verified
+	closing      *atomic.Bool  // the close phase has begun
+	hixie        bool
+	serverClose  bool // the server starts the closing handshake
+}
+
+// readEchoes reads the server's frames until the close, checking each
+// echo and pong against what was sent, and the close against the plan.
+func (cs *clientSet) readEchoes(c wsConn, x *echoState) error {
+	st := cs.stats
+	for {
+		ev, err := c.readEvent()
+		if err != nil {
+			return fmt.Errorf("read: %w", err)
+		}
+		switch ev.kind {
+		case evData:
+			var want []byte
+			select {
+			case want = <-x.dataQ:
+			default:
+				return fmt.Errorf("unexpected message of %d bytes", len(ev.payload))
+			}
+			if !bytes.Equal(ev.payload, want) {
+				seq, _, _ := parseHeader(want)
+				detail := checkMessage(ev.payload, seq)
+				return fmt.Errorf("echo of message %d (%d bytes) differs (%d bytes back): %v", seq, len(want), len(ev.payload), detail)
+			}
+			st.verified.Add(1)
+			st.bytesVer.Add(int64(len(ev.payload)))
+		case evPong:
+			var want []byte
+			select {
+			case want = <-x.pongQ:
+			default:
+				return fmt.Errorf("unexpected pong %q", ev.payload)
+			}
+			if !bytes.Equal(ev.payload, want) {
+				return fmt.Errorf("pong %q, want %q", ev.payload, want)
+			}
+			st.pongs.Add(1)
+		case evClose:
+			if !x.closing.Load() {
+				return fmt.Errorf("close %d %q before the close phase", ev.code, ev.reason)
+			}
+			wantCode, wantReason := 1000, ""
+			if x.hixie {
+				wantCode = 1005
+			} else if x.serverClose {
+				wantReason = "soak done"
+			}
+			if ev.code != wantCode || ev.reason != wantReason {
+				return fmt.Errorf("close %d %q, want %d %q", ev.code, ev.reason, wantCode, wantReason)
+			}
+			if x.serverClose {
+				if err := c.writeClose(1000, ""); err != nil {
+					return fmt.Errorf("answering the server's close: %w", err)
+				}
+			}
+			if err := c.expectEOF(); err != nil {
+				return err
+			}
+			if x.serverClose {
+				st.serverCloses.Add(1)
+			} else {
+				st.clientCloses.Add(1)
+			}
+			return nil
+		}
+		x.acks <- struct{}{}
 	}
 }

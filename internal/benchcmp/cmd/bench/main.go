@@ -38,40 +38,54 @@ type config struct {
 	verbose    bool
 }
 
+// The command line.
+var (
+	quick      = flag.Bool("quick", false, "short run (about a minute): 1 rep, fewer messages, fewer scenarios")
+	libs       = flag.String("libs", "hybi,hybi-http,hybi-rm,gorilla,gobwas,gws,coder,ref", "comma-separated libraries (cmd/server -lib values)")
+	scenarios  = flag.String("scenarios", "echo,pipeline,deflate,broadcast,upgrade,idle", "comma-separated scenario kinds")
+	connsF     = flag.String("conns", "1,64,1000", "echo connection counts")
+	sizesF     = flag.String("sizes", "16,1k,64k,1m", "echo payload sizes")
+	pipeConns  = flag.Int("pipeconns", 64, "pipelined echo connections")
+	pipeSizes  = flag.String("pipesizes", "16,1k", "pipelined echo payload sizes")
+	window     = flag.Int("window", 8, "pipelined echo messages in flight per connection")
+	dConns     = flag.String("dconns", "1,64", "permessage-deflate echo connection counts")
+	dSizes     = flag.String("dsizes", "1k,64k", "permessage-deflate echo text sizes")
+	receivers  = flag.String("receivers", "100,1000", "broadcast receiver counts")
+	bcastSize  = flag.Int("bsize", 125, "broadcast payload size")
+	bWindow    = flag.Int("bwindow", 16, "broadcast messages in flight in the pipelined broadcast rows (1: none)")
+	idleConns  = flag.Int("idle", 10000, "connections in the idle memory scenario")
+	idleSize   = flag.Int("idlesize", 1024, "payload of the one message per idle connection")
+	reps       = flag.Int("reps", 3, "repetitions of every CPU cell (libraries interleaved in rotation)")
+	idleReps   = flag.Int("idlereps", 1, "repetitions of the idle memory scenario")
+	maxFlight  = flag.String("maxinflight", "256m", "cap echo connections so that conns×size stays under this")
+	msgCap     = flag.Int64("msgs", 40000, "messages per echo run (fewer for large payloads, see -bytes)")
+	byteCap    = flag.String("bytes", "512m", "payload bytes per echo run")
+	deliveries = flag.Int64("deliveries", 100000, "deliveries per broadcast run")
+	upgrades   = flag.Int64("upgrades", 3000, "handshakes per upgrade run")
+	text       = flag.Bool("text", false, "send text messages (ASCII) instead of binary, to include UTF-8 validation")
+	srcIPs     = flag.Int("srcips", 4, "spread client connections over 127.0.0.1..N")
+	serverBin  = flag.String("server", "", "prebuilt cmd/server binary (default: build it)")
+	tags       = flag.String("tags", "", "build tags for cmd/server (nohybi: without our library)")
+	profileDir = flag.String("cpuprofile", "", "write a server CPU profile per run into `dir`")
+	verbose    = flag.Bool("v", false, "print every run to stderr")
+)
+
 func main() {
 	log.SetFlags(0)
 	log.SetPrefix("bench: ")
-	var (
-		quick      = flag.Bool("quick", false, "short run (about a minute): 1 rep, fewer messages, fewer scenarios")
-		libs       = flag.String("libs", "hybi,hybi-http,hybi-rm,gorilla,gobwas,gws,coder,ref", "comma-separated libraries (cmd/server -lib values)")
-		scenarios  = flag.String("scenarios", "echo,pipeline,deflate,broadcast,upgrade,idle", "comma-separated scenario kinds")
-		connsF     = flag.String("conns", "1,64,1000", "echo connection counts")
-		sizesF     = flag.String("sizes", "16,1k,64k,1m", "echo payload sizes")
-		pipeConns  = flag.Int("pipeconns", 64, "pipelined echo connections")
-		pipeSizes  = flag.String("pipesizes", "16,1k", "pipelined echo payload sizes")
-		window     = flag.Int("window", 8, "pipelined echo messages in flight per connection")
-		dConns     = flag.String("dconns", "1,64", "permessage-deflate echo connection counts")
-		dSizes     = flag.String("dsizes", "1k,64k", "permessage-deflate echo text sizes")
-		receivers  = flag.String("receivers", "100,1000", "broadcast receiver counts")
-		bcastSize  = flag.Int("bsize", 125, "broadcast payload size")
-		bWindow    = flag.Int("bwindow", 16, "broadcast messages in flight in the pipelined broadcast rows (1: none)")
-		idleConns  = flag.Int("idle", 10000, "connections in the idle memory scenario")
-		idleSize   = flag.Int("idlesize", 1024, "payload of the one message per idle connection")
-		reps       = flag.Int("reps", 3, "repetitions of every CPU cell (libraries interleaved in rotation)")
-		idleReps   = flag.Int("idlereps", 1, "repetitions of the idle memory scenario")
-		maxFlight  = flag.String("maxinflight", "256m", "cap echo connections so that conns×size stays under this")
-		msgCap     = flag.Int64("msgs", 40000, "messages per echo run (fewer for large payloads, see -bytes)")
-		byteCap    = flag.String("bytes", "512m", "payload bytes per echo run")
-		deliveries = flag.Int64("deliveries", 100000, "deliveries per broadcast run")
-		upgrades   = flag.Int64("upgrades", 3000, "handshakes per upgrade run")
-		text       = flag.Bool("text", false, "send text messages (ASCII) instead of binary, to include UTF-8 validation")
-		srcIPs     = flag.Int("srcips", 4, "spread client connections over 127.0.0.1..N")
-		serverBin  = flag.String("server", "", "prebuilt cmd/server binary (default: build it)")
-		tags       = flag.String("tags", "", "build tags for cmd/server (nohybi: without our library)")
-		profileDir = flag.String("cpuprofile", "", "write a server CPU profile per run into `dir`")
-		verbose    = flag.Bool("v", false, "print every run to stderr")
-	)
 	flag.Parse()
+	applyQuick()
+	cfg := newConfig()
+	scens := buildScenarios(cfg)
+	checkNoFile(scens)
+	bin, cleanup := serverBinary(cfg)
+	defer cleanup()
+	runAll(bin, cfg, scens)
+}
+
+// applyQuick lowers the defaults the -quick run does not want, leaving
+// the flags given on the command line alone.
+func applyQuick() {
 	set := map[string]bool{}
 	flag.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	if *quick {
@@ -89,7 +103,10 @@ func main() {
 		quickDefault("deliveries", func() { *deliveries = 20000 })
 		quickDefault("upgrades", func() { *upgrades = 500 })
 	}
+}
 
+// newConfig is the run's settings from the flags.
+func newConfig() *config {
 	cfg := &config{
 		libs:       splitList(*libs),
 		opcode:     opBinary,
@@ -111,6 +128,11 @@ func main() {
 		}
 	}
 
+	return cfg
+}
+
+// buildScenarios lists the scenarios the flags ask for.
+func buildScenarios(cfg *config) []scenario {
 	var scens []scenario
 	kinds := map[string]bool{}
 	for _, k := range splitList(*scenarios) {
@@ -163,6 +185,12 @@ func main() {
 		log.Fatal("nothing to run")
 	}
 
+	return scens
+}
+
+// checkNoFile refuses scenarios that need more file descriptors than the
+// process may open.
+func checkNoFile(scens []scenario) {
 	nofile, err := raiseNoFile()
 	if err != nil {
 		log.Printf("raising RLIMIT_NOFILE: %v", err)
@@ -172,14 +200,19 @@ func main() {
 			log.Fatalf("%s needs %d file descriptors, RLIMIT_NOFILE is %d", s.rows()[0], need, nofile)
 		}
 	}
+}
 
+// serverBinary returns the cmd/server binary (built unless -server names
+// one) and what removes it.
+func serverBinary(cfg *config) (string, func()) {
 	bin := *serverBin
+	cleanup := func() {}
 	if bin == "" {
 		dir, err := os.MkdirTemp("", "benchcmp")
 		if err != nil {
 			log.Fatal(err)
 		}
-		defer os.RemoveAll(dir)
+		cleanup = func() { os.RemoveAll(dir) }
 		bin = filepath.Join(dir, "server")
 		if err := buildServer(bin, *tags); err != nil {
 			log.Fatal(err)
@@ -193,6 +226,12 @@ func main() {
 		p.stop()
 	}
 
+	return bin, cleanup
+}
+
+// runAll runs every scenario on every library, rotating the order, and
+// prints the report.
+func runAll(bin string, cfg *config, scens []scenario) {
 	start := time.Now()
 	rep := newReport(cfg.libs)
 	repsOf := func(s scenario) int {

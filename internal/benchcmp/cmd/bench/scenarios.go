@@ -387,33 +387,8 @@ func (r *runner) runBroadcast(s scenario) (outcome, error) {
 		_, err := sender.nc.Write(m.appendFrame(nil, seq))
 		return err
 	}
-	// Warm up until every receiver is registered and has the latest message.
-	for deadline := time.Now().Add(30 * time.Second); ; {
-		if err := send(); err != nil {
-			return outcome{}, err
-		}
-		all := true
-		for wait := time.Now().Add(200 * time.Millisecond); time.Now().Before(wait); time.Sleep(2 * time.Millisecond) {
-			all = true
-			for i := range last {
-				if last[i].Load() != seq {
-					all = false
-					break
-				}
-			}
-			if all || fe.get() != nil {
-				break
-			}
-		}
-		if fe.get() != nil {
-			return outcome{}, fe.get()
-		}
-		if all && seq >= 3 {
-			break
-		}
-		if time.Now().After(deadline) {
-			return outcome{}, errors.New("broadcast: receivers never all received a message")
-		}
+	if err := warmUpBroadcast(send, func() uint64 { return seq }, last, &fe); err != nil {
+		return outcome{}, err
 	}
 
 	count := max(r.cfg.deliveries/int64(len(receivers)), 20)
@@ -562,4 +537,37 @@ func (r *runner) runIdle(s scenario) (outcome, error) {
 		wall:   time.Since(t0),
 		hwm:    hwm,
 	}, nil
+}
+
+// warmUpBroadcast sends until every receiver is registered and has the
+// latest message (at least three sent).
+func warmUpBroadcast(send func() error, cur func() uint64, last []atomic.Uint64, fe *firstErr) error {
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		if err := send(); err != nil {
+			return err
+		}
+		seq := cur()
+		all := true
+		for wait := time.Now().Add(200 * time.Millisecond); time.Now().Before(wait); time.Sleep(2 * time.Millisecond) {
+			all = true
+			for i := range last {
+				if last[i].Load() != seq {
+					all = false
+					break
+				}
+			}
+			if all || fe.get() != nil {
+				break
+			}
+		}
+		if fe.get() != nil {
+			return fe.get()
+		}
+		if all && seq >= 3 {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return errors.New("broadcast: receivers never all received a message")
+		}
+	}
 }
