@@ -94,12 +94,13 @@ type writeSide struct {
 	deadline   atomic.Int64                  // UnixNano; 0 means none
 	flushTimer atomic.Pointer[time.Timer]    // writes held frames (write.go); made on the first
 	open       atomic.Pointer[messageWriter] // the writer NextWriter handed out, while open
-	owner      atomic.Uintptr                // curg() of the goroutine open was handed to
+	owner      atomic.Uint64                 // curg() of the goroutine open was handed to
 	level      atomic.Int32                  // flate level for compressed messages
 	pendN      atomic.Int32                  // len(pend), readable without frameSem
 	rare       atomic.Pointer[writeRare]     // parked pongs, a failure's cause (pong.go); nil until needed
 	compress   atomic.Bool                   // compress messages (when negotiated)
 	cur        uint8                         // writers[cur] is the current one
+	pendCut    bool                          // pend starts inside a frame a write cut (pong.go)
 
 	class   int        // size class of write buffers
 	pool    BufferPool // the application's pool, or nil
@@ -284,16 +285,20 @@ func (c *Conn) SetReadLimit(limit int64) { c.rd.limit.Store(limit) }
 // write when there was one (it had been accepted and was lost).
 func (c *Conn) Close() error {
 	c.flushBeforeClose()
+	first := false
 	c.cl.once.Do(func() {
+		first = true
 		c.cl.err = c.conn.Close()
 		if cause := c.writeCause(); cause != nil {
 			c.cl.err = cause
 		}
 		c.cl.done.fire()
-		if o := c.obs; o != nil {
-			o.h.closed(c, o.rec.event())
-		}
 	})
+	if first && c.obs != nil {
+		// Outside the Once: a hook that calls Close again must not
+		// deadlock in it.
+		c.obs.h.closed(c, c.obs.rec.event())
+	}
 	return c.cl.err
 }
 

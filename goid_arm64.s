@@ -1,11 +1,11 @@
-//go:build arm64 && !purego
+//go:build arm64 && !purego && !race
 
 #include "textflag.h"
 
-// func curg() uintptr
+// func getg() unsafe.Pointer
 // Returns the address of the running goroutine's g, which Go's arm64 ABI
 // keeps in register g (R28).
-TEXT ·curg(SB), NOSPLIT, $0-8
+TEXT ·getg(SB), NOSPLIT, $0-8
 	MOVD g, R0
 	MOVD R0, ret+0(FP)
 	RET

@@ -1,10 +1,80 @@
-//go:build (amd64 || arm64) && !purego
+//go:build (amd64 || arm64) && !purego && !race
 
 package websocket
 
-// curg identifies the calling goroutine while it runs (the address of its
-// runtime descriptor; a goroutine that has exited may pass it on). It
-// lets NextWriter tell a writer its own goroutine left open (which it
-// closes, as gorilla does) from one another goroutine is still writing
-// (which it waits for). One instruction; see goid_test.go.
-func curg() uintptr
+import (
+	"runtime"
+	"strconv"
+	"unsafe"
+)
+
+// getg returns the running goroutine's runtime descriptor (goid_*.s).
+func getg() unsafe.Pointer
+
+// goidOffset is where the runtime keeps the goroutine's number in its
+// descriptor, found at start-up (findGoidOffset); -1 when not found, and
+// curg then falls back to the stack trace.
+var goidOffset = findGoidOffset()
+
+// The race detector's pointer checks refuse reading the runtime's
+// descriptor; that build uses goid_other.go's stack-trace path.
+
+// curg returns the number of the calling goroutine, which the runtime
+// never gives to another goroutine (descriptors are reused, numbers are
+// not). It lets NextWriter tell a writer its own goroutine left open
+// (which it closes, as gorilla does) from one another goroutine is still
+// writing (which it waits for). Two loads; see goid_test.go.
+func curg() uint64 {
+	if goidOffset < 0 {
+		return goidFromStack()
+	}
+	return *(*uint64)(unsafe.Add(getg(), goidOffset))
+}
+
+// findGoidOffset looks for the goroutine number in the descriptors of two
+// goroutines, by the numbers their stack traces show: the offset where
+// both are found. The layout is the runtime's and changes between Go
+// versions, hence the search instead of a constant.
+func findGoidOffset() int {
+	type probe struct {
+		g  unsafe.Pointer
+		id uint64
+	}
+	release := make(chan struct{})
+	got := make(chan probe)
+	for range 2 {
+		go func() {
+			got <- probe{getg(), goidFromStack()}
+			<-release // alive while its descriptor is read: not yet reused
+		}()
+	}
+	p1, p2 := <-got, <-got
+	defer close(release)
+	if p1.id == 0 || p2.id == 0 || p1.id == p2.id {
+		return -1
+	}
+	for off := 0; off < 256; off += 8 { // within the descriptor, which is larger
+		if *(*uint64)(unsafe.Add(p1.g, off)) == p1.id && *(*uint64)(unsafe.Add(p2.g, off)) == p2.id {
+			return off
+		}
+	}
+	return -1
+}
+
+// goidFromStack reads the goroutine number from the first line of its
+// stack trace ("goroutine 12 [running]:"): a microsecond or so.
+func goidFromStack() uint64 {
+	var buf [64]byte
+	b := buf[:runtime.Stack(buf[:], false)]
+	const prefix = "goroutine "
+	if len(b) < len(prefix) {
+		return 0
+	}
+	b = b[len(prefix):]
+	i := 0
+	for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+		i++
+	}
+	id, _ := strconv.ParseUint(string(b[:i]), 10, 64)
+	return id
+}

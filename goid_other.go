@@ -1,4 +1,4 @@
-//go:build !(amd64 || arm64) || purego
+//go:build !(amd64 || arm64) || purego || race
 
 package websocket
 
@@ -7,11 +7,11 @@ import (
 	"strconv"
 )
 
-// curg identifies the calling goroutine while it runs; see goid_asm.go.
-// Without assembly it reads the goroutine's number from the first line of
-// its stack trace ("goroutine 12 [running]:"), which costs a microsecond
-// or so per NextWriter.
-func curg() uintptr {
+// curg returns the number of the calling goroutine; see goid_asm.go.
+// Without assembly (or under the race detector) it reads it from the first line of the goroutine's
+// stack trace ("goroutine 12 [running]:"), which costs a microsecond or
+// so per NextWriter.
+func curg() uint64 {
 	var buf [64]byte
 	b := buf[:runtime.Stack(buf[:], false)]
 	const prefix = "goroutine "
@@ -24,5 +24,5 @@ func curg() uintptr {
 		i++
 	}
 	id, _ := strconv.ParseUint(string(b[:i]), 10, 64)
-	return uintptr(id)
+	return id
 }

@@ -13,7 +13,7 @@ func TestCurg_identifiesTheGoroutine(t *testing.T) {
 		t.Fatalf("curg() = %#x then %#x, want one nonzero value", me, curg())
 	}
 	const n = 8
-	ids := make([]uintptr, n)
+	ids := make([]uint64, n)
 	var started, release sync.WaitGroup
 	started.Add(n)
 	release.Add(1)
@@ -30,7 +30,7 @@ func TestCurg_identifiesTheGoroutine(t *testing.T) {
 	started.Wait()
 	release.Done()
 	done.Wait()
-	seen := map[uintptr]bool{me: true}
+	seen := map[uint64]bool{me: true}
 	for _, id := range ids {
 		if seen[id] {
 			t.Fatalf("goroutines alive at once share the id %#x", id)

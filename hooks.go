@@ -59,7 +59,9 @@ type Hooks struct {
 	MessageRead func(c *Conn, e MessageEvent)
 
 	// MessageWritten is called once per data message written, when its
-	// last frame has been handed to the socket.
+	// last frame has been handed to the socket, or held back by the write
+	// coalescing (see [Conn.WriteMessage]; a held frame that then fails
+	// to go out ends the connection, reported by Closed).
 	MessageWritten func(c *Conn, e MessageEvent)
 
 	// Ping is called for each ping received from the peer and each ping

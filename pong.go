@@ -102,6 +102,9 @@ func (c *Conn) holdPong(appData string) bool {
 	if c.wr.pendp != nil && len(c.wr.pend)+need > cap(c.wr.pend) && !c.writeHeldNow() {
 		return false
 	}
+	if c.wr.err != nil {
+		return true // writeHeldNow failed: nothing more goes out
+	}
 	if c.wr.pendp == nil {
 		c.wr.pendp = getBuf(c.wr.class)
 		c.wr.pend = (*c.wr.pendp)[:0]
@@ -132,12 +135,15 @@ func (c *Conn) writeHeldNow() bool {
 	w.bufs = bufs[:0]
 	writevPool.Put(w)
 	if err != nil {
-		c.writeFailed(err, n > 0)
+		c.writeFailed(err, n > 0 || c.wr.pendCut)
 		return true // the write side has failed: nothing is held any more
 	}
 	if n == len(c.wr.pend) {
 		c.releasePend()
 		return true
+	}
+	if n > 0 {
+		c.wr.pendCut = true // what is left starts inside a frame
 	}
 	c.wr.pend = c.wr.pend[:copy(c.wr.pend, c.wr.pend[n:])]
 	c.wr.pendN.Store(int32(len(c.wr.pend)))
@@ -189,10 +195,14 @@ func (c *Conn) writeParkedPongs(r *writeRare) {
 		}
 		r.mu.Unlock()
 		if !c.cl.sent.Load() {
-			c.writeLocked(frames, nil)
+			err = c.writeLocked(frames, nil)
 		}
 		putBuf(parkedPongsClass, bufp)
 		c.wr.frameSem.release()
+		if err != nil {
+			// Held frames that WriteMessage accepted went with it.
+			c.failDeferred(err)
+		}
 	}
 }
 
@@ -219,6 +229,9 @@ func (c *Conn) writeFailed(err error, partial bool) error {
 // failDeferred ends the connection after a held frame failed to go out
 // (see the write coalescing in write_socket.go).
 func (c *Conn) failDeferred(err error) {
+	if c.cl.done.fired() {
+		return // closed already: the write failed because of that
+	}
 	c.recordFailure(err)
 	c.Close()
 }

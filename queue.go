@@ -300,7 +300,9 @@ func (c *Conn) sendQueued(w *writevState) {
 		go func() { // the socket is full: finish in a goroutine that may block
 			_, err := rest.WriteTo(c.conn)
 			if err != nil {
-				c.wr.err = err
+				// rest starts inside a frame the writev cut: the stream
+				// cannot go on.
+				err = c.writeFailed(err, true)
 			} else if c.obs != nil {
 				c.preparedWrittenHook(batch...)
 			}
@@ -370,8 +372,7 @@ func (c *Conn) writeQueuedLocked(batch []*PreparedMessage, w *writevState) (net.
 	var rest net.Buffers
 	switch {
 	case err != nil:
-		c.wr.err = err
-		err = c.wr.err
+		err = c.writeFailed(err, n > 0 || c.wr.pendCut)
 	case n < total:
 		bufs := all
 		for len(bufs[0]) <= n { // skip what went out

@@ -28,6 +28,13 @@ func (d *doneSignal) wait() <-chan struct{} {
 	return d.ch
 }
 
+// fired reports whether fire was called.
+func (d *doneSignal) fired() bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.done
+}
+
 func (d *doneSignal) fire() {
 	d.mu.Lock()
 	if !d.done {

@@ -38,8 +38,10 @@ func (c *Conn) acquireMsgSlow() error {
 // closeOwnWriter closes the writer NextWriter handed to the calling
 // goroutine, if it is still open.
 func (c *Conn) closeOwnWriter() {
-	if w := c.wr.open.Load(); w != nil && c.wr.owner.Load() == curg() {
-		w.Close()
+	if w := c.wr.open.Load(); w != nil {
+		if me := curg(); me != 0 && c.wr.owner.Load() == me {
+			w.Close()
+		}
 	}
 }
 
@@ -111,6 +113,7 @@ func (c *Conn) writeLocked(b, extra []byte) error {
 //
 //go:noinline
 func (c *Conn) writeLockedVec(b, extra []byte) error {
+	cut := c.wr.pendCut // releasePend clears it
 	v := vecPool.Get().(*vec)
 	iov := v.arr[:0]
 	for _, p := range [...][]byte{c.wr.pend, b, extra} {
@@ -123,7 +126,7 @@ func (c *Conn) writeLockedVec(b, extra []byte) error {
 	vecPool.Put(v)
 	c.releasePend()
 	if err != nil {
-		return c.writeFailed(err, n > 0)
+		return c.writeFailed(err, n > 0 || cut)
 	}
 	return nil
 }
@@ -140,12 +143,13 @@ func (c *Conn) writeVecLocked(frames [][]byte) error {
 		frames[0] = c.wr.pend
 		bufs = frames
 	}
+	cut := c.wr.pendCut // releasePend clears it
 	v := vecPool.Get().(*vec)
 	n, err := v.write(c.conn, bufs)
 	vecPool.Put(v)
 	c.releasePend()
 	if err != nil {
-		return c.writeFailed(err, n > 0)
+		return c.writeFailed(err, n > 0 || cut)
 	}
 	return nil
 }
@@ -183,6 +187,7 @@ func (c *Conn) releasePend() {
 		c.wr.pendp, c.wr.pend = nil, nil
 		c.wr.pendN.Store(0)
 	}
+	c.wr.pendCut = false
 }
 
 // writeFrame sends one data frame made of buf (header already in place)
@@ -288,7 +293,9 @@ func (c *Conn) flushBeforeClose() {
 	}
 	if len(c.wr.pend) > 0 {
 		c.conn.SetWriteDeadline(time.Now().Add(closeFlushWait))
-		c.writeLocked(nil, nil)
+		if err := c.writeLocked(nil, nil); err != nil {
+			c.recordFailure(err) // accepted by WriteMessage, and lost: Close says so
+		}
 	}
 	c.wr.frameSem.release()
 }
