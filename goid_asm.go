@@ -8,6 +8,9 @@ import (
 	"unsafe"
 )
 
+// fastCurg: curg reads the descriptor, no allocation.
+const fastCurg = true
+
 // getg returns the running goroutine's runtime descriptor (goid_*.s).
 func getg() unsafe.Pointer
 

@@ -7,6 +7,9 @@ import (
 	"strconv"
 )
 
+// fastCurg: curg reads a stack trace and allocates.
+const fastCurg = false
+
 // curg returns the number of the calling goroutine; see goid_asm.go.
 // Without assembly (or under the race detector) it reads it from the first line of the goroutine's
 // stack trace ("goroutine 12 [running]:"), which costs a microsecond or

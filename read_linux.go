@@ -1,3 +1,8 @@
+//go:build !386
+
+// linux/386 has no recvfrom system call (it goes through socketcall): it
+// uses read_otherunix.go.
+
 package websocket
 
 import (
