@@ -25,6 +25,14 @@ func (c *Conn) handleControl(h *header) error {
 	}
 	switch h.op {
 	case opPing, opPong:
+		if h.op == opPing && c.hd.pingUnset() {
+			if o := c.obs; o != nil {
+				o.h.ping(c, DirectionReceived, n)
+			}
+			c.answerPing(p) // before consume: p lies in the read buffer
+			c.consume(n)
+			break
+		}
 		appData := string(p)
 		c.consume(n)
 		if o := c.obs; o != nil {
@@ -217,6 +225,12 @@ type handlerSet struct {
 	ping  func(appData string) error
 	pong  func(appData string) error
 	close func(code int, text string) error
+}
+
+// pingUnset reports whether the default ping handler is in place.
+func (hd *handlers) pingUnset() bool {
+	s := hd.p.Load()
+	return s == nil || s.ping == nil
 }
 
 // set replaces the set with a copy that change modified.

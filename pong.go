@@ -45,10 +45,20 @@ func (c *Conn) writeRare() *writeRare {
 	return c.wr.rare.Load()
 }
 
-// defaultPingHandler answers a ping with a pong carrying its payload.
+// defaultPingHandler answers a ping with a pong carrying its payload. The
+// reader does not come here for its own pings (see answerPing).
 func (c *Conn) defaultPingHandler(appData string) error {
+	c.answerPing([]byte(appData))
+	return nil
+}
+
+// answerPing answers a ping with a pong carrying appData, which it does
+// not retain. handleControl calls it with the payload where it lies in the
+// read buffer when no ping handler is set: no string is made, and the
+// reader's goroutine stays on its small stack.
+func (c *Conn) answerPing(appData []byte) {
 	if c.cl.sent.Load() {
-		return nil // nothing follows our close frame (RFC 6455 §5.5.1)
+		return // nothing follows our close frame (RFC 6455 §5.5.1)
 	}
 	if c.obs != nil {
 		c.obs.h.pong(c, DirectionSent, len(appData)) // queued, in order
@@ -57,11 +67,10 @@ func (c *Conn) defaultPingHandler(appData string) error {
 		held := c.holdPong(appData)
 		c.wr.frameSem.release()
 		if held {
-			return nil
+			return
 		}
 	}
 	c.parkPong(appData)
-	return nil
 }
 
 // pongsParked reports whether parked pongs wait: a newer one must then
@@ -77,7 +86,7 @@ func (c *Conn) pongsParked() bool {
 }
 
 // appendPong appends the pong frame answering appData to b.
-func (c *Conn) appendPong(b []byte, appData string) []byte {
+func (c *Conn) appendPong(b []byte, appData []byte) []byte {
 	var key [4]byte
 	if c.isClient {
 		key = newMaskKey()
@@ -94,7 +103,7 @@ func (c *Conn) appendPong(b []byte, appData string) []byte {
 // holdPong adds the pong to the held frames, writing them first without
 // blocking when they are full. It reports false when the pong could not be
 // held. The caller holds frameSem.
-func (c *Conn) holdPong(appData string) bool {
+func (c *Conn) holdPong(appData []byte) bool {
 	if c.wr.err != nil || c.cl.sent.Load() {
 		return true // nothing more goes out: the pong is moot
 	}
@@ -154,7 +163,7 @@ var writevPool = sync.Pool{New: func() any { return new(writevState) }}
 
 // parkPong parks the pong behind those already parked (only the newest is
 // kept when the buffer is full) and makes sure a goroutine writes them.
-func (c *Conn) parkPong(appData string) {
+func (c *Conn) parkPong(appData []byte) {
 	r := c.writeRare()
 	r.mu.Lock()
 	if r.pongsp == nil {

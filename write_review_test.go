@@ -200,7 +200,7 @@ func TestPong_notHeldAfterTheWriteSideFailed(t *testing.T) {
 	ping := strings.Repeat("p", 125)
 	for i := 0; i < 100; i++ {
 		c.wr.frameSem.tryAcquire()
-		c.holdPong(ping)
+		c.holdPong([]byte(ping))
 		failed := c.wr.err != nil
 		pn := c.wr.pendN.Load()
 		c.wr.frameSem.release()
