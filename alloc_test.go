@@ -2,6 +2,7 @@ package websocket
 
 import (
 	"io"
+	"reflect"
 	"runtime"
 	"testing"
 )
@@ -184,5 +185,13 @@ func TestAllocs_writePreparedMessage(t *testing.T) {
 		if n != 0 {
 			t.Errorf("%s: %v allocations per write, want 0", sizeName(size), n)
 		}
+	}
+}
+
+// Conn stays in the 768-byte size class: every idle connection holds one
+// (ARCHITECTURE.md); a field more moves it to 896 bytes.
+func TestConn_sizeClass(t *testing.T) {
+	if size := reflect.TypeOf(Conn{}).Size(); size > 768 {
+		t.Fatalf("Conn is %d bytes, over the 768-byte size class", size)
 	}
 }

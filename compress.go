@@ -351,7 +351,7 @@ const wholeDeflateMax = 64 << 10
 // messages, client messages (masked as they go) and messages with context
 // takeover (the connection owns its compressor anyway) are streamed.
 func (c *Conn) writeMessageDeflate(messageType int, data []byte) error {
-	if len(data) <= wholeDeflateMax && !c.isClient && c.pmd.params.serverNoTakeover {
+	if len(data) <= wholeDeflateMax && !c.wr.client && c.pmd.params.serverNoTakeover {
 		return c.writeMessageDeflateWhole(messageType, data)
 	}
 	w, err := c.NextWriter(messageType)

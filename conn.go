@@ -30,7 +30,6 @@ type Conn struct {
 	fr           framing   // the protocol on the wire: RFC 6455, or hixie-76 (framing.go)
 	subprotocol  string
 	closeTimeout time.Duration
-	isClient     bool // made by a Dialer: masks what it sends, refuses masked frames
 
 	rd readSide
 	wr writeSide
@@ -101,6 +100,7 @@ type writeSide struct {
 	compress   atomic.Bool                   // compress messages (when negotiated)
 	cur        uint8                         // writers[cur] is the current one
 	pendCut    bool                          // pend starts inside a frame a write cut (pong.go)
+	client     bool                          // made by a Dialer: masks what it sends, refuses masked frames; fixed at the handshake
 
 	class   int        // size class of write buffers
 	pool    BufferPool // the application's pool, or nil
@@ -141,9 +141,9 @@ func newConn(nc net.Conn, cfg connConfig, pending []byte) *Conn {
 		conn:         nc,
 		fr:           rfc6455Framing,
 		subprotocol:  cfg.subprotocol,
-		isClient:     cfg.client,
 		closeTimeout: cfg.closeTimeout,
 	}
+	c.wr.client = cfg.client
 	c.rd.class = sizeClass(cfg.readBufferSize, defaultBufferSize)
 	c.wr.class = sizeClass(cfg.writeBufferSize, defaultBufferSize)
 	c.wr.pool = cfg.writeBufferPool

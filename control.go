@@ -185,14 +185,14 @@ func (c *Conn) writeControlLocked(op byte, data []byte, deadline time.Time) erro
 		return ErrCloseSent
 	}
 	var key [4]byte
-	if c.isClient {
+	if c.wr.client {
 		key = newMaskKey()
 	}
 	cbufp := getBuf(0) // 256 bytes, borrowed: a Conn holds no control buffer
-	b := appendHeader((*cbufp)[:0], true, 0, op, len(data), c.isClient, key)
+	b := appendHeader((*cbufp)[:0], true, 0, op, len(data), c.wr.client, key)
 	hl := len(b)
 	b = append(b, data...)
-	if c.isClient {
+	if c.wr.client {
 		mask(key, 0, b[hl:])
 	}
 	restore := !deadline.Equal(c.currentWriteDeadline())

@@ -88,13 +88,13 @@ func (c *Conn) pongsParked() bool {
 // appendPong appends the pong frame answering appData to b.
 func (c *Conn) appendPong(b []byte, appData []byte) []byte {
 	var key [4]byte
-	if c.isClient {
+	if c.wr.client {
 		key = newMaskKey()
 	}
-	b = appendHeader(b, true, 0, opPong, len(appData), c.isClient, key)
+	b = appendHeader(b, true, 0, opPong, len(appData), c.wr.client, key)
 	n := len(b)
 	b = append(b, appData...)
-	if c.isClient {
+	if c.wr.client {
 		mask(key, 0, b[n:])
 	}
 	return b

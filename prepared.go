@@ -58,13 +58,13 @@ func (c *Conn) preparedWrittenHook(pms ...*PreparedMessage) {
 	for _, pm := range pms {
 		if pm.messageType == TextMessage || pm.messageType == BinaryMessage {
 			n := len(pm.data)
-			c.obs.h.messageWritten(c, pm.messageType, int64(n), int64(n+headerSize(n, c.isClient)), c.compressMessage(n))
+			c.obs.h.messageWritten(c, pm.messageType, int64(n), int64(n+headerSize(n, c.wr.client)), c.compressMessage(n))
 		}
 	}
 }
 
 func (*rfc6455) writePrepared(c *Conn, pm *PreparedMessage) error {
-	if c.isClient { // every client frame is masked with its own key
+	if c.wr.client { // every client frame is masked with its own key
 		return c.WriteMessage(pm.messageType, pm.data)
 	}
 	switch pm.messageType {
@@ -93,7 +93,7 @@ func (c *Conn) WritePreparedMessages(pms ...*PreparedMessage) error {
 // writePreparedBatch is WritePreparedMessages; frames, when not nil, is a
 // frame list to reuse.
 func (c *Conn) writePreparedBatch(pms []*PreparedMessage, frames *[][]byte) error {
-	batch := c.fr.sharedFrames() && !c.isClient && len(pms) > 1
+	batch := c.fr.sharedFrames() && !c.wr.client && len(pms) > 1
 	for _, pm := range pms {
 		if pm.messageType != TextMessage && pm.messageType != BinaryMessage {
 			batch = false

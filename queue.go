@@ -329,7 +329,7 @@ func (c *Conn) sendQueued(w *writevState) {
 // non-blocking writev (a server socket with a file descriptor, batch of
 // data messages only) and nobody is writing to it.
 func (c *Conn) tryLockWrite(batch []*PreparedMessage) bool {
-	if !haveWritev || c.rawTransport() == nil || !c.fr.sharedFrames() || c.isClient {
+	if !haveWritev || c.rawTransport() == nil || !c.fr.sharedFrames() || c.wr.client {
 		return false
 	}
 	for _, pm := range batch {

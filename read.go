@@ -465,7 +465,7 @@ func (c *Conn) readHeader() (header, error) {
 		}
 		if n > 0 {
 			c.consume(n)
-			if err := h.check(!c.isClient, c.rsvAllowed()); err != nil {
+			if err := h.check(!c.wr.client, c.rsvAllowed()); err != nil {
 				return h, c.fail(err)
 			}
 			return h, nil

@@ -73,7 +73,7 @@ func (c *Conn) messageWrittenHook(messageType, n int) {
 		return
 	}
 	compressed := c.compressMessage(n)
-	c.obs.h.messageWritten(c, messageType, int64(n), int64(c.fr.wireSize(n, c.isClient)), compressed)
+	c.obs.h.messageWritten(c, messageType, int64(n), int64(c.fr.wireSize(n, c.wr.client)), compressed)
 }
 
 func (*rfc6455) writeMessage(c *Conn, messageType int, data []byte) error {
@@ -100,12 +100,12 @@ func (*rfc6455) writeMessage(c *Conn, messageType int, data []byte) error {
 func (c *Conn) frameInPlace(buf []byte, n int, fin bool, rsv, op byte) []byte {
 	payload := n - writeReserve
 	var key [4]byte
-	if c.isClient {
+	if c.wr.client {
 		key = newMaskKey()
 		mask(key, 0, buf[writeReserve:n])
 	}
-	start := writeReserve - headerSize(payload, c.isClient)
-	appendHeader(buf[start:start], fin, rsv, op, payload, c.isClient, key)
+	start := writeReserve - headerSize(payload, c.wr.client)
+	appendHeader(buf[start:start], fin, rsv, op, payload, c.wr.client, key)
 	return buf[start:n]
 }
 
@@ -120,7 +120,7 @@ func (c *Conn) frameInPlace(buf []byte, n int, fin bool, rsv, op byte) []byte {
 // slice (43 against 56-61 µs per echo); at 1 MiB the two were level at one
 // connection and the copy lost at 64, so large data is not copied.
 func (c *Conn) writeWhole(op byte, data []byte) error {
-	if c.isClient {
+	if c.wr.client {
 		return c.writeWholeMasked(op, data)
 	}
 	hlen := headerSize(len(data), false)
@@ -260,7 +260,7 @@ func (w *messageWriter) Write(p []byte) (int, error) {
 	}
 	total := len(p)
 	for len(p) > 0 {
-		if w.n == writeReserve && len(p) >= len(w.buf)-writeReserve && !w.c.isClient {
+		if w.n == writeReserve && len(p) >= len(w.buf)-writeReserve && !w.c.wr.client {
 			if err := w.flushDirect(p); err != nil {
 				return total - len(p), err
 			}
@@ -409,7 +409,7 @@ func (w *messageWriter) writtenHook(o *connHooks, compressed bool, err error) {
 	n := o.written
 	o.written = 0
 	if err == nil && !o.quiet {
-		o.h.messageWritten(w.c, o.writeType, n, n+int64(headerSize(int(n), w.c.isClient)), compressed)
+		o.h.messageWritten(w.c, o.writeType, n, n+int64(headerSize(int(n), w.c.wr.client)), compressed)
 	}
 }
 
