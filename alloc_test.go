@@ -189,9 +189,11 @@ func TestAllocs_writePreparedMessage(t *testing.T) {
 }
 
 // Conn stays in the 768-byte size class: every idle connection holds one
-// (ARCHITECTURE.md); a field more moves it to 896 bytes.
+// (ARCHITECTURE.md). Since Go 1.22 an object over 512 bytes that holds
+// pointers carries an 8-byte header, so the struct may take 760 bytes; a
+// field more moves every connection to the 896-byte class.
 func TestConn_sizeClass(t *testing.T) {
-	if size := reflect.TypeOf(Conn{}).Size(); size > 768 {
-		t.Fatalf("Conn is %d bytes, over the 768-byte size class", size)
+	if size := reflect.TypeOf(Conn{}).Size(); size > 768-8 {
+		t.Fatalf("Conn is %d bytes: with its 8-byte malloc header, over the 768-byte size class", size)
 	}
 }

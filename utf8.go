@@ -10,7 +10,7 @@ import "unicode/utf8"
 // The zero value is ready for a new message.
 type utf8Validator struct {
 	pend [4]byte // the start of an incomplete sequence
-	n    int     // bytes in pend
+	n    uint8   // bytes in pend (at most 3); a byte, so Conn stays small
 }
 
 // seqLen returns the length of the sequence that lead byte b starts, or 0
@@ -68,10 +68,10 @@ func validPrefix(p []byte) bool {
 // as the bytes seen so far cannot be the start of valid UTF-8.
 func (v *utf8Validator) feed(p []byte) bool {
 	if v.n > 0 {
-		need := seqLen(v.pend[0]) - v.n
+		need := seqLen(v.pend[0]) - int(v.n)
 		take := min(need, len(p))
 		copy(v.pend[v.n:], p[:take])
-		v.n += take
+		v.n += uint8(take)
 		p = p[take:]
 		if take < need {
 			return validPrefix(v.pend[:v.n])
@@ -99,7 +99,7 @@ func (v *utf8Validator) feed(p []byte) bool {
 		if !validPrefix(p[tail:]) {
 			return false
 		}
-		v.n = copy(v.pend[:], p[tail:])
+		v.n = uint8(copy(v.pend[:], p[tail:]))
 	}
 	return true
 }
