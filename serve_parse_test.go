@@ -201,6 +201,9 @@ func TestServe_refusalsHaveFixedReasons(t *testing.T) {
 		validRequest("Expect: " + mark + "\r\n"),
 		requestWith("GET /" + mark + " HTTP/2.0"),
 		strings.Replace(validRequest(""), "websocket\r\n", mark+"\r\n", 1),
+		strings.Replace(validRequest(""), "Version: 13", "Version: "+mark, 1),
+		strings.Replace(validRequest(""), "dGhlIHNhbXBsZSBub25jZQ==", mark, 1),
+		validRequest("Origin: http://" + mark + "\r\n"),
 	} {
 		got := sendRaw(t, addr, req, false)
 		switch {
