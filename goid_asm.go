@@ -2,11 +2,7 @@
 
 package websocket
 
-import (
-	"runtime"
-	"strconv"
-	"unsafe"
-)
+import "unsafe"
 
 // fastCurg: curg reads the descriptor, no allocation.
 const fastCurg = true
@@ -62,22 +58,4 @@ func findGoidOffset() int {
 		}
 	}
 	return -1
-}
-
-// goidFromStack reads the goroutine number from the first line of its
-// stack trace ("goroutine 12 [running]:"): a microsecond or so.
-func goidFromStack() uint64 {
-	var buf [64]byte
-	b := buf[:runtime.Stack(buf[:], false)]
-	const prefix = "goroutine "
-	if len(b) < len(prefix) {
-		return 0
-	}
-	b = b[len(prefix):]
-	i := 0
-	for i < len(b) && b[i] >= '0' && b[i] <= '9' {
-		i++
-	}
-	id, _ := strconv.ParseUint(string(b[:i]), 10, 64)
-	return id
 }
