@@ -13,8 +13,8 @@ import (
 	"time"
 )
 
-// A Closed hook that calls c.Close (or anything that calls it) deadlocks:
-// the hook runs inside c.cl.once.Do.
+// A Closed hook may call c.Close (or anything that calls it): the hook
+// runs after Close's Once, not inside it (it used to deadlock).
 func TestClose_closedHookMayCallClose(t *testing.T) {
 	a, b := net.Pipe()
 	defer b.Close()
@@ -29,9 +29,9 @@ func TestClose_closedHookMayCallClose(t *testing.T) {
 	}
 }
 
-// A frame WriteMessage accepted (held back by coalescing) that Close fails
-// to write whole-frame-wise (n == 0, the peer does not read) is lost, yet
-// Close returns nil, although its doc promises the held frame's error.
+// A frame WriteMessage accepted (held back by coalescing) that Close
+// cannot write (n == 0, the peer does not read) is lost: Close returns
+// that write's error, as its doc promises (it used to return nil).
 func TestClose_reportsAHeldFrameItCouldNotWrite(t *testing.T) {
 	a, b := net.Pipe()
 	defer b.Close()
@@ -55,25 +55,12 @@ func TestClose_reportsAHeldFrameItCouldNotWrite(t *testing.T) {
 }
 
 // Ping flood from a peer that does not read: holdPong's non-blocking writev
-// cuts a pong (the rest stays at the front of pend). A later write failure
-// with n == 0 (a deadline on a full socket) is treated as non-partial by
-// writeFailed: pend (the cut frame's tail) is dropped and the connection is
-// NOT closed, though the stream is cut inside a frame.
+// cuts a pong (the rest stays at the front of pend, pendCut). A later
+// write failure with n == 0 (a deadline on a full socket) still leaves the
+// stream cut inside a frame, so the connection is closed (it used to stay
+// open).
 func TestPong_cutHeldFrameClosesTheConnection(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	peer, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer peer.Close()
-	sc, err := ln.Accept()
-	if err != nil {
-		t.Fatal(err)
-	}
+	sc, peer := tcpPair(t)
 	sc.(*net.TCPConn).SetWriteBuffer(4096)
 	peer.(*net.TCPConn).SetReadBuffer(4096)
 	c := newConn(sc, connConfig{}, nil)
@@ -124,24 +111,11 @@ func TestPong_cutHeldFrameClosesTheConnection(t *testing.T) {
 }
 
 // The send queue's "rest" goroutine (queue.go sendQueued) writes the part
-// of a frame the non-blocking writev left, and on failure only sets
-// c.wr.err: the stream is cut inside a frame and the connection is not
-// closed, no cause is recorded (writeFailed is bypassed).
+// of a frame the non-blocking writev left; when that fails the stream is
+// cut inside a frame, so the connection is closed and the cause recorded
+// (it used to set only the sticky error).
 func TestQueue_restWriterCutClosesTheConnection(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	peer, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer peer.Close()
-	sc, err := ln.Accept()
-	if err != nil {
-		t.Fatal(err)
-	}
+	sc, peer := tcpPair(t)
 	sc.(*net.TCPConn).SetWriteBuffer(4096)
 	peer.(*net.TCPConn).SetReadBuffer(4096)
 	c := newConn(sc, connConfig{}, nil)
@@ -173,22 +147,10 @@ func TestQueue_restWriterCutClosesTheConnection(t *testing.T) {
 }
 
 // holdPong: when writeHeldNow fails without writing (n == 0, e.g. EPIPE),
-// writeFailed sets the sticky error and releases pend, but holdPong goes on
-// to borrow a new pend buffer and hold the pong on a failed write side.
+// no pong is held on the failed write side (it used to borrow a new pend
+// buffer that nothing gave back).
 func TestPong_notHeldAfterTheWriteSideFailed(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	peer, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	sc, err := ln.Accept()
-	if err != nil {
-		t.Fatal(err)
-	}
+	sc, peer := tcpPair(t)
 	c := newConn(sc, connConfig{}, nil)
 	defer c.Close()
 	if c.rawTransport() == nil {
@@ -221,10 +183,10 @@ func TestPong_notHeldAfterTheWriteSideFailed(t *testing.T) {
 	}
 }
 
-// closeOwnWriter identifies the owner by the g's address, which the runtime
-// reuses for a later goroutine: a writer handed from goroutine A (now
-// exited) to goroutine C is closed under C by an unrelated goroutine B
-// that got A's g.
+// closeOwnWriter identifies the owner by goroutine number, not by the
+// runtime's descriptor, which is reused: a writer handed from goroutine A
+// (now exited) to goroutine C is not closed by an unrelated goroutine B
+// that got A's descriptor.
 func TestNextWriter_ownerIsTheGoroutineNotItsDescriptor(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
 	a, b := net.Pipe()

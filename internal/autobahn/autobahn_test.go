@@ -169,7 +169,7 @@ func (f *fakeFuzzingServer) runCase(c *websocket.Conn, n int, agent string) bool
 		return false
 	}
 	if n == 3 { // a reserved opcode: the client must fail the connection
-		c.UnderlyingConn().Write([]byte{0x83, 0x00})
+		c.NetConn().Write([]byte{0x83, 0x00})
 		_, _, err := c.ReadMessage()
 		return websocket.IsCloseError(err, websocket.CloseProtocolError)
 	}
