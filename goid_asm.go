@@ -2,13 +2,14 @@
 
 package websocket
 
-import "unsafe"
-
 // fastCurg: curg reads the descriptor, no allocation.
 const fastCurg = true
 
-// getg returns the running goroutine's runtime descriptor (goid_*.s).
-func getg() unsafe.Pointer
+// getg returns the address of the running goroutine's runtime descriptor
+// and gword reads 8 bytes of a descriptor (goid_*.s: the memory access
+// stays in the assembly, so this file needs no unsafe).
+func getg() uintptr
+func gword(gp, off uintptr) uint64
 
 // goidOffset is where the runtime keeps the goroutine's number in its
 // descriptor, found at start-up (findGoidOffset); -1 when not found, and
@@ -27,7 +28,7 @@ func curg() uint64 {
 	if goidOffset < 0 {
 		return goidFromStack()
 	}
-	return *(*uint64)(unsafe.Add(getg(), goidOffset))
+	return gword(getg(), uintptr(goidOffset))
 }
 
 // findGoidOffset looks for the goroutine number in the descriptors of two
@@ -36,7 +37,7 @@ func curg() uint64 {
 // versions, hence the search instead of a constant.
 func findGoidOffset() int {
 	type probe struct {
-		g  unsafe.Pointer
+		g  uintptr
 		id uint64
 	}
 	release := make(chan struct{})
@@ -53,7 +54,7 @@ func findGoidOffset() int {
 		return -1
 	}
 	for off := 0; off < 256; off += 8 { // within the descriptor, which is larger
-		if *(*uint64)(unsafe.Add(p1.g, off)) == p1.id && *(*uint64)(unsafe.Add(p2.g, off)) == p2.id {
+		if gword(p1.g, uintptr(off)) == p1.id && gword(p2.g, uintptr(off)) == p2.id {
 			return off
 		}
 	}
