@@ -258,9 +258,9 @@ func runAll(bin string, cfg *config, scens []scenario) {
 				case err != nil:
 					log.Printf("[%d/%d] %s, %s, rep %d: %v", done, total, s.rows()[0], lib, r+1, err)
 				case cfg.verbose:
-					log.Printf("[%d/%d] %s, %s, rep %d: %v (cpu %v, %d ops, wall %v, peak RSS %.1f MiB)",
+					log.Printf("[%d/%d] %s, %s, rep %d: %v (cpu %v, %d ops, wall %v, peak RSS %.1f MiB, %.2f page faults/op)",
 						done, total, s.rows()[0], lib, r+1, fmtValues(o.values), o.cpu.Round(time.Millisecond),
-						o.ops, o.wall.Round(time.Millisecond), float64(o.hwm)/(1<<20))
+						o.ops, o.wall.Round(time.Millisecond), float64(o.hwm)/(1<<20), float64(o.faults)/float64(max(o.ops, 1)))
 				}
 			}
 		}

@@ -27,6 +27,7 @@ const clkTck = 100
 type cpuSample struct {
 	schedNS int64 // -1 if schedstat is unavailable
 	ticks   int64
+	minflt  int64 // minor page faults so far (a fresh page touched)
 }
 
 func readCPU(pid int) (cpuSample, error) {
@@ -51,6 +52,7 @@ func readCPU(pid int) (cpuSample, error) {
 		return s, err
 	}
 	s.ticks = ut + st
+	s.minflt, _ = strconv.ParseInt(f[7], 10, 64) // field 10
 
 	tasks, err := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/schedstat", pid))
 	if err != nil || len(tasks) == 0 {

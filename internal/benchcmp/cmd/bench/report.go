@@ -88,12 +88,12 @@ func fmtNum(x float64) string {
 	return fmt.Sprintf("%.3f", x)
 }
 
-// best is the lowest median in the row among the libraries other than ref
-// (or ref if it is alone).
+// best is the lowest median in the row among the libraries other than the
+// floors ref and ref-rm (or among all if only floors ran).
 func (w *row) best(libs []string) float64 {
 	b := math.NaN()
 	for _, lib := range libs {
-		if lib == "ref" && len(libs) > 1 {
+		if strings.HasPrefix(lib, "ref") && !allRef(libs) {
 			continue
 		}
 		if m := median(w.values[lib]); !math.IsNaN(m) && (math.IsNaN(b) || m < b) {
@@ -173,4 +173,14 @@ func (r *report) print(out io.Writer, header string) {
 		}
 		fmt.Fprintf(out, "| %s | %s |\n", w.label, strings.Join(cells, " | "))
 	}
+}
+
+// allRef reports whether libs holds floors only.
+func allRef(libs []string) bool {
+	for _, lib := range libs {
+		if !strings.HasPrefix(lib, "ref") {
+			return false
+		}
+	}
+	return true
 }

@@ -81,6 +81,7 @@ type outcome struct {
 	ops    int64         // operations in the measured phase
 	wall   time.Duration
 	hwm    int64 // server peak RSS at the end
+	faults int64 // server minor page faults in the measured phase
 }
 
 // runner holds what every run needs.
@@ -176,7 +177,7 @@ func (r *runner) measure(f func() (int64, error)) (outcome, error) {
 		return outcome{}, cerr
 	}
 	_, hwm, _ := procStatus(pid)
-	o := outcome{cpu: cpuDelta(c0, c1), ops: ops, wall: wall, hwm: hwm}
+	o := outcome{cpu: cpuDelta(c0, c1), ops: ops, wall: wall, hwm: hwm, faults: c1.minflt - c0.minflt}
 	if ops > 0 {
 		o.values = []float64{float64(o.cpu.Nanoseconds()) / 1e3 / float64(ops)}
 	}

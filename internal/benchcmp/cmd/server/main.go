@@ -46,6 +46,7 @@ var servers = map[string]server{
 	"gws":        serveGws,
 	"coder":      serveCoder,
 	"ref":        serveRef,
+	"ref-rm":     serveRefReadMessage,
 }
 
 // deflateMode is -mode deflate: the echo server with permessage-deflate

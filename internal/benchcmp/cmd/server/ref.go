@@ -256,3 +256,77 @@ func refBroadcast(c *refConn, buf []byte, n int, clients *hub[*refConn]) {
 		})
 	}
 }
+
+// serveRefReadMessage (ref-rm) is the floor for the gorilla idiom: ref's
+// handshake, then each message read whole into a slice of its own,
+// allocated for it (as ReadMessage must hand its caller), unmasked and
+// echoed: up to 64 KiB copied behind its header into one reused buffer
+// and written once, larger ones written as header and slice in one
+// writev. One frame per message, as the benchmark client sends; it
+// validates nothing. What it costs beyond ref is the price of the API's
+// fresh slice per message, in any library.
+func serveRefReadMessage(ln net.Listener, broadcast bool) error {
+	if broadcast {
+		return serveRef(ln, true)
+	}
+	for {
+		nc, err := ln.Accept()
+		if err != nil {
+			return err
+		}
+		go func() {
+			defer nc.Close()
+			buf := make([]byte, 4<<10)
+			n, err := refHandshake(nc, buf)
+			if err != nil {
+				return
+			}
+			br := bufio.NewReaderSize(io.MultiReader(bytes.NewReader(buf[:n]), nc), 4<<10)
+			refEchoMessages(nc, br)
+		}()
+	}
+}
+
+// refEchoMessages is ref-rm's loop.
+func refEchoMessages(nc net.Conn, br *bufio.Reader) {
+	var hdr [14]byte
+	out := make([]byte, 0, 64<<10+10)
+	for {
+		if _, err := io.ReadFull(br, hdr[:2]); err != nil {
+			return
+		}
+		need := 4
+		switch hdr[1] & 0x7f {
+		case 126:
+			need += 2
+		case 127:
+			need += 8
+		}
+		if _, err := io.ReadFull(br, hdr[2:2+need]); err != nil {
+			return
+		}
+		hl, length, op := refParseHeader(hdr[:2+need])
+		if op == 8 {
+			return
+		}
+		p := make([]byte, length) // the message, owned by the "caller"
+		if _, err := io.ReadFull(br, p); err != nil {
+			return
+		}
+		var key [4]byte
+		copy(key[:], hdr[hl-4:hl])
+		refMask(key, 0, p)
+		out = append(out[:0], hdr[0], 0, 0, 0, 0, 0, 0, 0, 0, 0)
+		out = out[:1+refPutLength(out[1:], length)]
+		var err error
+		if length <= 64<<10 {
+			_, err = nc.Write(append(out, p...))
+		} else {
+			bufs := net.Buffers{out, p}
+			_, err = bufs.WriteTo(nc)
+		}
+		if err != nil {
+			return
+		}
+	}
+}
