@@ -52,8 +52,10 @@ func TestCompress_readMessageGrowsOnce(t *testing.T) {
 				t.Fatalf("ReadMessage: %v, %d bytes, equal %v", err, len(got), bytes.Equal(got, msg))
 			}
 			// (Not under -race, whose build of slices.Grow allocates
-			// the growth twice.)
-			if alloc := after.total - before.total; !raceEnabled && n >= 200<<10 && alloc > uint64(len(msg))*5/2 {
+			// the growth twice.) The read-ahead chunks come from a pool; a
+			// collection that emptied it just before costs them anew, up
+			// to the message rounded up to the chunk size: 64 KiB of slack.
+			if alloc := after.total - before.total; !raceEnabled && n >= 200<<10 && alloc > uint64(len(msg))*5/2+64<<10 {
 				t.Fatalf("allocated %d bytes for a %d-byte message", alloc, len(msg))
 			}
 			// The next message reads normally after one read ahead.

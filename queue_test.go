@@ -201,7 +201,7 @@ func TestQueue_peerThatNeverReads(t *testing.T) {
 					server, client = net.Pipe() // unbuffered: nothing is read
 					defer client.Close()
 				} else {
-					server, client = tcpPair(t)
+					server, _ = tcpPair(t) // the client never reads
 				}
 				c := newConn(server, connConfig{}, nil)
 				if how == "deadline" {

@@ -34,8 +34,8 @@ func dialRaw(t *testing.T, addr string) net.Conn {
 }
 
 // readUntilClosed reads nc until it ends or until d has passed, and
-// returns what arrived, the read error and how long it took.
-func readUntilClosed(nc net.Conn, d time.Duration) ([]byte, error, time.Duration) {
+// returns what arrived, how long it took and the read error.
+func readUntilClosed(nc net.Conn, d time.Duration) ([]byte, time.Duration, error) {
 	start := time.Now()
 	nc.SetReadDeadline(start.Add(d))
 	var got []byte
@@ -44,7 +44,7 @@ func readUntilClosed(nc net.Conn, d time.Duration) ([]byte, error, time.Duration
 		n, err := nc.Read(buf)
 		got = append(got, buf[:n]...)
 		if err != nil {
-			return got, err, time.Since(start)
+			return got, time.Since(start), err
 		}
 	}
 }
@@ -91,7 +91,7 @@ func TestSlowloris_rfc6455Headers_boundedByReadHeaderTimeout(t *testing.T) {
 					}
 				}
 			}()
-			got, err, took := readUntilClosed(nc, 1500*time.Millisecond)
+			got, took, err := readUntilClosed(nc, 1500*time.Millisecond)
 			close(stop)
 			nc.Close()
 			wg.Wait()
@@ -137,7 +137,7 @@ func TestSlowloris_hixie76Key3NeverArrives_closedAfterHandshakeTimeout(t *testin
 			if _, err := nc.Write(req); err != nil {
 				t.Fatal(err)
 			}
-			got, err, took := readUntilClosed(nc, 3*time.Second)
+			got, took, err := readUntilClosed(nc, 3*time.Second)
 			if !isConnEnd(err) {
 				t.Errorf("read: %v after %v, want the server to close the connection", err, took)
 			}
