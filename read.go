@@ -159,15 +159,35 @@ func (c *Conn) readGrow(rd *messageReader, p []byte) ([]byte, error) {
 
 // readStaged reads the rest of the message of rd into pooled chunks, each
 // at most three times the size of those before it (so memory follows the
-// bytes that arrive), and returns them joined into one new slice. The
-// result is allocated once, at its exact size, and not zeroed first
+// bytes that arrive), and returns them joined into one new slice owned by
+// the caller, allocated once at its exact size and not zeroed first
 // (bytes.Join): no growth copies, no garbage but the result, and the
 // chunks go back to their pool.
+//
+// In the final frame, as soon as the result would be at most four times
+// what has arrived (read, buffered, or waiting in the kernel's receive
+// queue: see transport.queued), the result is allocated at its full size
+// instead, the chunks copied into it and the rest read straight into it.
+// A large message that is already on its way is thus read with no chunk
+// at all and no copy; a peer that announces much and sends little still
+// costs what it sent.
 func (c *Conn) readStaged(rd *messageReader) ([]byte, error) {
 	var chunks [stagedChunks]*[]byte
 	k, n, total := 0, 0, 0 // chunks used, bytes in the last, bytes in all
 	for {
-		if k == 0 || n == len(*chunks[k-1]) {
+		chunkFull := k == 0 || n == len(*chunks[k-1])
+		if c.rd.f.fin && c.mostlyArrived(total, chunkFull) {
+			p := make([]byte, 0, int64(total)+c.rd.f.remain)
+			for i := range k - 1 {
+				p = append(p, *chunks[i]...)
+			}
+			if k > 0 {
+				p = append(p, (*chunks[k-1])[:n]...)
+			}
+			putChunks(&chunks, k)
+			return c.readGrow(rd, p)
+		}
+		if chunkFull {
 			if k == len(chunks) {
 				// Very large: continue in one growing slice.
 				p := joinChunks(&chunks, k, n, total)
@@ -191,15 +211,29 @@ func (c *Conn) readStaged(rd *messageReader) ([]byte, error) {
 	}
 }
 
+// mostlyArrived reports whether the final frame's rest, c.rd.f.remain
+// bytes, is small enough for readStaged to allocate the whole message
+// after total bytes: the message is at most four times what has arrived.
+// The read buffer counts; the kernel's receive queue is asked (a system
+// call on a raw socket) only when ask is set.
+func (c *Conn) mostlyArrived(total int, ask bool) bool {
+	arrived := int64(total + c.rd.end - c.rd.pos)
+	if c.rd.f.remain+int64(total) <= 4*arrived {
+		return true
+	}
+	return ask && c.rd.f.remain+int64(total) <= 4*(arrived+int64(c.tr.queued()))
+}
+
 // stagedChunks bounds the chunks readStaged collects: from 512 bytes,
 // growing by up to four times to 2 MiB each, they hold about 20 MiB.
 const stagedChunks = 16
 
 // stagedClass is the size class of readStaged's next chunk after total
 // bytes, with remain bytes left in the current frame (the last one when
-// fin): what remains of a final frame, at most three times total (one
-// class down when rounding up would pass it); the first chunk holds the
-// frame up to 64 KiB.
+// fin): at most three times total (one class down when rounding up would
+// pass it), and in the final frame no more than readStaged still needs
+// before it allocates the result; the first chunk holds the frame up to
+// 64 KiB.
 func stagedClass(total int, remain int64, fin bool) int {
 	if total == 0 {
 		want := int(min(remain, directMax))
@@ -209,8 +243,11 @@ func stagedClass(total int, remain int64, fin bool) int {
 		return sizeClass(want, 0)
 	}
 	want := 3 * total
-	if fin && remain > 0 && remain < int64(want) {
-		want = int(remain)
+	if fin {
+		// No more than readStaged needs before it allocates the result:
+		// a quarter of the message.
+		want = int(min(int64(want), remain, (int64(total)+remain+3)/4-int64(total)))
+		want = max(want, 1)
 	}
 	class := sizeClass(want, 0)
 	if class > 0 && 1<<(class+minClassShift) > 3*total {

@@ -79,7 +79,21 @@ const (
 	rawWouldBlock        // that read found nothing (EAGAIN)
 	rawWaiting           // peek; wait if nothing is there
 	rawWoken             // called again after the wait
+	rawQueued            // ask the kernel how many bytes wait (FIONREAD)
 )
+
+// queued returns how many bytes wait in the socket's receive queue
+// (transport.go), 0 when the kernel does not say.
+func (s *rawSocket) queued() int {
+	if fionread == 0 {
+		return 0
+	}
+	s.n, s.err, s.state = 0, nil, rawQueued
+	if err := s.rc.Read(s.fn); err != nil || s.err != nil {
+		return 0
+	}
+	return int(s.n)
+}
 
 // read is the syscall.RawConn read callback. Reading, it reads once
 // into the borrowed buffer and never asks to wait: EAGAIN is reported in
@@ -90,6 +104,12 @@ const (
 func (s *rawSocket) read(fd uintptr) bool {
 	switch s.state {
 	case rawWoken:
+		return true
+	case rawQueued:
+		// The kernel writes an int: 32 bits on every Linux port.
+		if _, _, e := syscall.Syscall(syscall.SYS_IOCTL, fd, fionread, uintptr(unsafe.Pointer(&s.n))); e != 0 {
+			s.err = e
+		}
 		return true
 	case rawWaiting:
 		for {

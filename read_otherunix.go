@@ -49,3 +49,6 @@ func (s *rawSocket) read(fd uintptr) bool {
 		return true
 	}
 }
+
+// queued returns 0: this transport does not ask the kernel (transport.go).
+func (*rawSocket) queued() int { return 0 }

@@ -29,6 +29,12 @@ type transport interface {
 	// and every byte of its frame counts (see the stack test in
 	// serve_test.go).
 	readFresh() error
+
+	// queued returns how many bytes have arrived and wait in the kernel's
+	// receive queue, beyond the read buffer, or 0 when the transport
+	// cannot tell. The caller holds the read lock. ReadMessage counts
+	// them as arrived when it sizes a large message's buffer (read.go).
+	queued() int
 }
 
 // streamConn is the transport of any net.Conn without a raw socket: the
@@ -50,3 +56,5 @@ func (s *streamConn) readFresh() error {
 	}
 	return nil
 }
+
+func (*streamConn) queued() int { return 0 }
