@@ -95,8 +95,12 @@ func (*rfc6455) nextReader(c *Conn) (*messageReader, error) {
 // allocated once at the message's size (for an uncompressed message, the
 // only allocation). Memory grows with the bytes that actually arrive,
 // never past the read limit: a message over 64 KiB, or in several frames,
-// is collected in pooled buffers first and copied into p at its end. It
-// blocks as NextReader does; one goroutine may read at a time.
+// is collected in pooled buffers first and copied into p, which is
+// allocated whole, and read into directly, once its final frame is at
+// most four times what has arrived (on Linux TCP and Unix sockets the
+// bytes waiting in the kernel count: a large message already on its way
+// is read straight into p). It blocks as NextReader does; one goroutine
+// may read at a time.
 func (c *Conn) ReadMessage() (messageType int, p []byte, err error) {
 	if err := c.lockRead(); err != nil {
 		return 0, nil, err
