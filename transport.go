@@ -33,7 +33,7 @@ type transport interface {
 	// queued returns how many bytes have arrived and wait in the kernel's
 	// receive queue, beyond the read buffer, or 0 when the transport
 	// cannot tell. The caller holds the read lock. ReadMessage counts
-	// them as arrived when it sizes a large message's buffer (read.go).
+	// them as arrived when it sizes a large message's buffer (read_message.go).
 	queued() int
 }
 
