@@ -112,7 +112,7 @@ func TestAllServers(t *testing.T) {
 	if err := buildServer(bin, os.Getenv("BENCHCMP_TAGS")); err != nil {
 		t.Fatal(err)
 	}
-	libs := []string{"hybi", "gorilla", "gobwas", "gws", "coder", "ref"}
+	libs := []string{"hybi", "gorilla", "gobwas", "gws", "coder", "ref", "ref-rm"}
 	if os.Getenv("BENCHCMP_TAGS") == "nohybi" {
 		libs = libs[1:]
 	}
