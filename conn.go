@@ -100,6 +100,7 @@ type writeSide struct {
 	compress   atomic.Bool                   // compress messages (when negotiated)
 	cur        uint8                         // writers[cur] is the current one
 	pendCut    bool                          // pend starts inside a frame a write cut (pong.go)
+	pongHeld   bool                          // pend holds a pong the reader answered (pong.go); under frameSem
 	client     bool                          // made by a Dialer: masks what it sends, refuses masked frames; fixed at the handshake
 
 	class   int        // size class of write buffers

@@ -183,12 +183,10 @@
 // tests hold it to; larger state belongs in a struct on the heap): the
 // library's paths from a read or write down to the socket are kept shallow
 // for that, since a stack that grew never shrinks back while the connection
-// waits. Answering a peer's ping is the exception: handling it beneath the
-// read (borrowing the buffer the pong is held in, its timer) grows the goroutine to
-// 4 KiB (about 2 KiB more per connection whose peer pings; a server's own
-// pings, see [StartHeartbeat], do not). Slices returned by ReadMessage belong to the
-// caller; slices passed to write methods are not retained after the method
-// returns.
+// waits; answering a peer's ping with the default handler keeps it there
+// too (the pong is written before the reader waits again, from a shallow
+// frame). Slices returned by ReadMessage belong to the caller; slices
+// passed to write methods are not retained after the method returns.
 //
 // # Broadcasting
 //

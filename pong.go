@@ -49,13 +49,20 @@ func (c *Conn) writeRare() *writeRare {
 // reader does not come here for its own pings (see answerPing).
 func (c *Conn) defaultPingHandler(appData string) error {
 	c.answerPing([]byte(appData))
+	if c.wr.pendN.Load() != 0 {
+		c.armFlush() // any goroutine may call it: the pong goes out within 1 ms
+	}
 	return nil
 }
 
 // answerPing answers a ping with a pong carrying appData, which it does
 // not retain. handleControl calls it with the payload where it lies in the
 // read buffer when no ping handler is set: no string is made, and the
-// reader's goroutine stays on its small stack.
+// reader's goroutine stays on its small stack. A held pong is not timed
+// here: the caller has it written, advanceFrame when the reader is about
+// to read the socket (flushBeforeRead) or within 1 ms (armFlush), from a
+// shallower frame than this one, whose depth plus the runtime's timer
+// code would grow the reader's stack past 2 KiB for good.
 func (c *Conn) answerPing(appData []byte) {
 	if c.cl.sent.Load() {
 		return // nothing follows our close frame (RFC 6455 §5.5.1)
@@ -102,7 +109,8 @@ func (c *Conn) appendPong(b []byte, appData []byte) []byte {
 
 // holdPong adds the pong to the held frames, writing them first without
 // blocking when they are full. It reports false when the pong could not be
-// held. The caller holds frameSem.
+// held. The caller holds frameSem, and has a held pong written (see
+// answerPing).
 func (c *Conn) holdPong(appData []byte) bool {
 	if c.wr.err != nil || c.cl.sent.Load() {
 		return true // nothing more goes out: the pong is moot
@@ -123,7 +131,7 @@ func (c *Conn) holdPong(appData []byte) bool {
 	}
 	c.wr.pend = c.appendPong(c.wr.pend, appData)
 	c.wr.pendN.Store(int32(len(c.wr.pend)))
-	c.armFlush() // written within 1 ms even if the reader does not wait
+	c.wr.pongHeld = true
 	return true
 }
 

@@ -255,6 +255,9 @@ func (c *Conn) advanceFrame() error {
 		if c.cl.failed.Load() {
 			return c.readFailed(net.ErrClosed) // reports the write failure
 		}
+		if c.rd.end == c.rd.pos && c.wr.pendN.Load() != 0 {
+			c.flushBeforeRead() // about to read the socket: a held pong goes out now
+		}
 		h, err := c.readHeader()
 		if err != nil {
 			return err
@@ -262,6 +265,12 @@ func (c *Conn) advanceFrame() error {
 		if isControl(h.op) {
 			if err := c.handleControl(&h); err != nil {
 				return err
+			}
+			if c.rd.end != c.rd.pos && c.wr.pendN.Load() != 0 {
+				// A pong held while more input is buffered goes out
+				// within 1 ms; else flushBeforeRead above sends it before
+				// the reader waits (pong.go, answerPing).
+				c.armFlush()
 			}
 			continue
 		}

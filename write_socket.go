@@ -187,7 +187,7 @@ func (c *Conn) releasePend() {
 		c.wr.pendp, c.wr.pend = nil, nil
 		c.wr.pendN.Store(0)
 	}
-	c.wr.pendCut = false
+	c.wr.pendCut, c.wr.pongHeld = false, false
 }
 
 // writeFrame sends one data frame made of buf (header already in place)
@@ -275,6 +275,24 @@ func (c *Conn) kickFlush() {
 	if c.wr.pendN.Load() != 0 {
 		c.resetFlush(0)
 	}
+}
+
+// flushBeforeRead writes the held frames as the reader is about to read
+// the socket, when they include a pong it answered: itself, as far as the
+// socket takes them without blocking (raw sockets; one writev, no
+// goroutine woken), else through the flush timer. advanceFrame calls it,
+// above the deep read path, so that answering a ping does not grow the
+// reader's stack past 2 KiB for good (the runtime's timer code under fill
+// did). Held data frames are left to kickFlush, as before: a writer that
+// holds the socket writes them first anyway.
+func (c *Conn) flushBeforeRead() {
+	if !c.wr.frameSem.tryAcquire() {
+		return
+	}
+	if c.wr.pongHeld && len(c.wr.pend) > 0 && !c.writeHeldNow() {
+		c.resetFlush(0)
+	}
+	c.wr.frameSem.release()
 }
 
 // closeFlushWait bounds how long Close spends writing held frames.
