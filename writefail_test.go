@@ -20,8 +20,12 @@ func TestWrite_deadlineCutsFrame_connectionClosedAndReported(t *testing.T) {
 	t.Parallel()
 	errs := make(chan error, 4)
 	addr := serveRaw(t, &Upgrader{}, func(c *Conn, _ *http.Request) {
-		c.SetWriteDeadline(time.Now().Add(200 * time.Millisecond))
 		big := make([]byte, 64<<20) // far more than the socket buffers hold
+		// The deadline is set once big is made (zeroing 64 MiB under -race
+		// on a busy machine once took longer than it): the write must
+		// start before it passes, or no byte goes out, no frame is cut,
+		// and the connection rightly stays open for reading.
+		c.SetWriteDeadline(time.Now().Add(300 * time.Millisecond))
 		err := c.WriteMessage(BinaryMessage, big)
 		errs <- err
 		errs <- c.WriteMessage(TextMessage, []byte("later"))
