@@ -186,17 +186,28 @@ func TestSlowClient_closed(t *testing.T) {
 	poster := dial(t, a.addr, "slow", "")
 	line := strings.Repeat("z", 60000)
 	const lines = 150 // 9 MB: past the socket buffers and 1 MiB
+	// The poster stays at most 8 lines (480 KB) ahead of what the fast
+	// client has decoded, so that the fast client is never slow, even
+	// under -race on a busy machine (posting unpaced once let the node's
+	// queue for it pass 1 MiB while it decoded JSON, and it was dropped
+	// too). The slow client reads nothing: its queue fills all the same.
+	decoded := make(chan struct{}, lines)
 	go func() {
 		for i := 0; i < lines; i++ {
+			if i >= 8 {
+				<-decoded
+			}
 			if poster.conn.WriteMessage(websocket.TextMessage, []byte(fmt.Sprint(i, line))) != nil {
 				return
 			}
 		}
 	}()
-	for i, m := range fast.lines(lines, wait) {
+	for i := 0; i < lines; i++ {
+		m := fast.next(wait)
 		if !strings.HasPrefix(m.Text, fmt.Sprint(i, "z")) {
 			t.Fatalf("fast client, line %d: %.10q", i, m.Text)
 		}
+		decoded <- struct{}{}
 	}
 	go slow.read()
 	code := slow.closeCode(wait)
