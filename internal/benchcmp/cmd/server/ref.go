@@ -218,36 +218,20 @@ type refConn struct {
 // benchmark client) and writes each, framed once, to every other client.
 func refBroadcast(c *refConn, buf []byte, n int, clients *hub[*refConn]) {
 	br := bufio.NewReader(io.MultiReader(bytes.NewReader(append([]byte(nil), buf[:n]...)), c))
-	var hdr [14]byte
 	var frame []byte
 	for {
-		if _, err := io.ReadFull(br, hdr[:2]); err != nil {
-			return
-		}
-		need := 4
-		switch hdr[1] & 0x7f {
-		case 126:
-			need += 2
-		case 127:
-			need += 8
-		}
-		if _, err := io.ReadFull(br, hdr[2:2+need]); err != nil {
-			return
-		}
-		hl, length, op := refParseHeader(hdr[:2+need])
-		if op == 8 {
+		first, key, length, op, err := refReadHeader(br)
+		if err != nil || op == 8 {
 			return
 		}
 		frame = frame[:0]
-		frame = append(frame, hdr[0], 0, 0, 0, 0, 0, 0, 0, 0, 0)
+		frame = append(frame, first, 0, 0, 0, 0, 0, 0, 0, 0, 0)
 		frame = frame[:1+refPutLength(frame[1:], length)]
 		start := len(frame)
 		frame = slices.Grow(frame, int(length))[:start+int(length)]
 		if _, err := io.ReadFull(br, frame[start:]); err != nil {
 			return
 		}
-		var key [4]byte
-		copy(key[:], hdr[hl-4:hl])
 		refMask(key, 0, frame[start:])
 		clients.others(c, func(o *refConn) {
 			o.mu.Lock()
@@ -291,36 +275,19 @@ func serveRefReadMessage(ln net.Listener, broadcast bool) error {
 
 // refEchoMessages is ref-rm's loop.
 func refEchoMessages(nc net.Conn, br *bufio.Reader) {
-	var hdr [14]byte
 	out := make([]byte, 0, 4<<10)
 	for {
-		if _, err := io.ReadFull(br, hdr[:2]); err != nil {
-			return
-		}
-		need := 4
-		switch hdr[1] & 0x7f {
-		case 126:
-			need += 2
-		case 127:
-			need += 8
-		}
-		if _, err := io.ReadFull(br, hdr[2:2+need]); err != nil {
-			return
-		}
-		hl, length, op := refParseHeader(hdr[:2+need])
-		if op == 8 {
+		first, key, length, op, err := refReadHeader(br)
+		if err != nil || op == 8 {
 			return
 		}
 		p := make([]byte, length) // the message, owned by the "caller"
 		if _, err := io.ReadFull(br, p); err != nil {
 			return
 		}
-		var key [4]byte
-		copy(key[:], hdr[hl-4:hl])
 		refMask(key, 0, p)
-		out = append(out[:0], hdr[0], 0, 0, 0, 0, 0, 0, 0, 0, 0)
+		out = append(out[:0], first, 0, 0, 0, 0, 0, 0, 0, 0, 0)
 		out = out[:1+refPutLength(out[1:], length)]
-		var err error
 		if len(out)+len(p) <= cap(out) {
 			_, err = nc.Write(append(out, p...))
 		} else {
@@ -331,4 +298,26 @@ func refEchoMessages(nc net.Conn, br *bufio.Reader) {
 			return
 		}
 	}
+}
+
+// refReadHeader reads one masked client frame header from br and returns
+// its first byte, mask key, payload length and opcode.
+func refReadHeader(br *bufio.Reader) (first byte, key [4]byte, length int64, op byte, err error) {
+	var hdr [14]byte
+	if _, err = io.ReadFull(br, hdr[:2]); err != nil {
+		return
+	}
+	need := 4
+	switch hdr[1] & 0x7f {
+	case 126:
+		need += 2
+	case 127:
+		need += 8
+	}
+	if _, err = io.ReadFull(br, hdr[2:2+need]); err != nil {
+		return
+	}
+	hl, length, op := refParseHeader(hdr[:2+need])
+	copy(key[:], hdr[hl-4:hl])
+	return hdr[0], key, length, op, nil
 }
