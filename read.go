@@ -266,7 +266,7 @@ func (c *Conn) advanceFrame() error {
 			if err := c.handleControl(&h); err != nil {
 				return err
 			}
-			if c.rd.end != c.rd.pos && c.wr.pendN.Load() != 0 {
+			if h.op == opPing && c.rd.end != c.rd.pos && c.wr.pendN.Load() != 0 {
 				// A pong held while more input is buffered goes out
 				// within 1 ms; else flushBeforeRead above sends it before
 				// the reader waits (pong.go, answerPing).

@@ -46,9 +46,10 @@ func (c *Conn) ReadMessage() (messageType int, p []byte, err error) {
 
 // directMax is the largest single-frame message ReadMessage allocates
 // from the frame header alone and reads straight into. Larger (or
-// fragmented) messages are collected in pooled chunks first, so a peer
-// that announces much more than it sends costs little more than it sends
-// (internal/hostile's stall test bounds it).
+// fragmented) messages go through readStaged, which allocates the result
+// only once enough of it has arrived, so a peer that announces much more
+// than it sends costs little more than it sends (internal/hostile's stall
+// test bounds it).
 const directMax = 64 << 10
 
 // readGrow reads the rest of the message of rd into p, growing p as the
@@ -97,13 +98,7 @@ func (c *Conn) readStaged(rd *messageReader) ([]byte, error) {
 	for {
 		chunkFull := k == 0 || n == len(*chunks[k-1])
 		if c.rd.f.fin && c.mostlyArrived(total, chunkFull) {
-			p := make([]byte, 0, int64(total)+c.rd.f.remain)
-			for i := range k - 1 {
-				p = append(p, *chunks[i]...)
-			}
-			if k > 0 {
-				p = append(p, (*chunks[k-1])[:n]...)
-			}
+			p := appendChunks(make([]byte, 0, int64(total)+c.rd.f.remain), &chunks, k, n)
 			putChunks(&chunks, k)
 			return c.readGrow(rd, p)
 		}
@@ -183,7 +178,7 @@ func joinChunks(chunks *[stagedChunks]*[]byte, k, n, total int) []byte {
 		return []byte{}
 	}
 	if k == 1 {
-		return append([]byte(nil), (*chunks[0])[:n]...) // copies, does not zero
+		return appendChunks(nil, chunks, k, n) // copies, does not zero
 	}
 	var parts [stagedChunks][]byte
 	for i := range k - 1 {
@@ -191,6 +186,18 @@ func joinChunks(chunks *[stagedChunks]*[]byte, k, n, total int) []byte {
 	}
 	parts[k-1] = (*chunks[k-1])[:n]
 	return bytes.Join(parts[:k], nil)
+}
+
+// appendChunks appends the bytes held by the first k chunks (the last
+// holding n) to dst.
+func appendChunks(dst []byte, chunks *[stagedChunks]*[]byte, k, n int) []byte {
+	for i := range k - 1 {
+		dst = append(dst, *chunks[i]...)
+	}
+	if k > 0 {
+		dst = append(dst, (*chunks[k-1])[:n]...)
+	}
+	return dst
 }
 
 // putChunks gives readStaged's first k chunks back to their pools.
